@@ -1,0 +1,3 @@
+"""lendcore: a compliance-first consumer-lending core."""
+
+__version__ = "0.1.0"

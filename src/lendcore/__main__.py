@@ -1,0 +1,3 @@
+from lendcore.cli import main
+
+main()

@@ -1,0 +1,28 @@
+"""Entry point: registers the command modules and turns every error into one clear line."""
+
+from __future__ import annotations
+
+import typer
+from typer.exceptions import Abort, Exit, TyperException
+
+from lendcore.cli import demo_cmd, schedule_cmd  # noqa: F401  (registers commands)
+from lendcore.cli.common import app, fail
+from lendcore.kernel.errors import LendcoreError
+
+
+def main() -> None:
+    command = typer.main.get_command(app)
+    try:
+        result = command.main(prog_name="lendcore", standalone_mode=False)
+    except LendcoreError as exc:
+        fail(str(exc.code), exc.message)
+    except TyperException as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":  # help was printed; nothing went wrong
+            raise SystemExit(0) from None
+        fail("INVALID_ARGUMENT", " ".join(exc.format_message().split()))
+    except Abort:
+        fail("ABORTED", "aborted")
+    except Exit as exc:
+        raise SystemExit(exc.exit_code) from None
+    if isinstance(result, int) and result:
+        raise SystemExit(result)

@@ -1,0 +1,53 @@
+"""Domain errors with stable, machine-readable codes.
+
+Every error a user can cause carries a code from :class:`ErrorCode`. Codes are part of the public
+contract (CLI, API, logs): never rename one, only add.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+
+class ErrorCode(StrEnum):
+    INVALID_AMOUNT = "INVALID_AMOUNT"
+    INVALID_RATE = "INVALID_RATE"
+    INVALID_TERM = "INVALID_TERM"
+    INVALID_DATE = "INVALID_DATE"
+    INVALID_ARGUMENT = "INVALID_ARGUMENT"
+    UNKNOWN_METHOD = "UNKNOWN_METHOD"
+    UNKNOWN_DAY_COUNT = "UNKNOWN_DAY_COUNT"
+    UNKNOWN_PRODUCT = "UNKNOWN_PRODUCT"
+    INVALID_PRODUCT = "INVALID_PRODUCT"
+    METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
+    AMOUNT_OUT_OF_RANGE = "AMOUNT_OUT_OF_RANGE"
+    TERM_OUT_OF_RANGE = "TERM_OUT_OF_RANGE"
+    RATE_OUT_OF_RANGE = "RATE_OUT_OF_RANGE"
+    RATE_CAP_EXCEEDED = "RATE_CAP_EXCEEDED"
+    CAP_ABOVE_OUTER_BOUND = "CAP_ABOVE_OUTER_BOUND"
+    IRR_NOT_FOUND = "IRR_NOT_FOUND"
+
+
+class LendcoreError(Exception):
+    """Base of every domain error: a stable code, a human message, optional details."""
+
+    def __init__(self, code: ErrorCode, message: str, details: dict[str, Any] | None = None):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.details = details or {}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": str(self.code), "message": self.message, "details": self.details}
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}"
+
+
+class ValidationError(LendcoreError):
+    """Input that can never be valid (bad amount, unknown method ...)."""
+
+
+class PolicyViolation(LendcoreError):
+    """Input that is well-formed but refused by a rule (a product range, the rate cap ...)."""

@@ -1,0 +1,1 @@
+"""Loan products as data (policies/products/*.yaml), their validation, and the rate cap."""
