@@ -90,3 +90,13 @@ def test_human_table_shows_the_disclosure():
 def test_quote_refuses_an_offer_outside_the_product():
     result = run("quote", "--product", "small_short_term", "--amount", "5000", "--term", "14")
     assert result.returncode != 0 and "AMOUNT_OUT_OF_RANGE" in result.stderr
+
+
+def test_documented_worked_example_holds():
+    # docs/concepts/schedules.md: 10,000 at 12% over 12 months with 800 withheld.
+    doc = json.loads(
+        run(*BASE, "--method", "equal_installment", "--upfront-fee", "800", "--json").stdout
+    )
+    assert doc["installments"][0]["total"] == "888.49"
+    assert doc["total_repayment"] == "10661.86"
+    assert doc["apr_irr"] == "0.2814"

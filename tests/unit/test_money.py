@@ -56,3 +56,29 @@ def test_allocation_sums_exactly_and_stays_within_one_fen_of_proportional(total,
     for part, weight in zip(parts, weights, strict=True):
         exact = Decimal(total) * weight / sum(weights)
         assert abs(part - exact) < 1
+
+
+@given(
+    st.integers(min_value=-(10**15), max_value=10**15),
+    st.integers(min_value=1, max_value=10**9),
+    st.sampled_from(list(Rounding)),
+)
+def test_integer_ratio_rounding_agrees_with_decimal_rounding(numerator, denominator, mode):
+    from decimal import localcontext
+
+    from lendcore.kernel.money import round_ratio
+
+    with localcontext() as ctx:
+        ctx.prec = 60
+        exact = Decimal(numerator) / Decimal(denominator)
+    assert round_ratio(numerator, denominator, mode) == round_minor(exact, mode)
+
+
+def test_a_true_half_fen_rounds_up_even_when_the_rate_is_a_twelfth():
+    # 150 fen x 12% / 12 = 1.5 fen exactly; a truncated 1/12 would give 1.4999... and round down.
+    from fractions import Fraction
+
+    from lendcore.kernel.money import round_ratio
+
+    periodic = Fraction(Decimal("0.12")) * Fraction(1, 12)
+    assert round_ratio(150 * periodic.numerator, periodic.denominator) == 2

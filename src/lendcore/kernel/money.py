@@ -34,9 +34,36 @@ _DECIMAL_MODE = {
 }
 
 
+# Rounding a negative amount mirrors the positive one (DOWN and UP are toward/away from zero).
+_MIRROR = {r: r for r in Rounding}
+
+
 def round_minor(value: Decimal, rounding: Rounding = Rounding.HALF_UP) -> int:
     """Round a Decimal amount expressed in minor units to a whole minor unit."""
     return int(value.quantize(_ONE_FEN, rounding=_DECIMAL_MODE[rounding]))
+
+
+def round_ratio(numerator: int, denominator: int, rounding: Rounding = Rounding.HALF_UP) -> int:
+    """numerator / denominator rounded to a whole minor unit, in exact integer arithmetic.
+
+    The hot path of every schedule and accrual: rates and year fractions are exact rationals,
+    so interest = balance x rate x days / basis is one integer division with an explicit mode.
+    Half-up and up round away from zero, like Decimal's ROUND_HALF_UP and ROUND_UP."""
+    if denominator <= 0:
+        raise ValidationError(ErrorCode.INVALID_ARGUMENT, "denominator must be positive")
+    if numerator < 0:
+        return -round_ratio(-numerator, denominator, _MIRROR[rounding])
+    quotient, remainder = divmod(numerator, denominator)
+    if remainder == 0 or rounding is Rounding.DOWN:
+        return quotient
+    if rounding is Rounding.UP:
+        return quotient + 1
+    twice = 2 * remainder
+    if twice > denominator or (
+        twice == denominator and (rounding is Rounding.HALF_UP or quotient % 2 == 1)
+    ):
+        return quotient + 1
+    return quotient
 
 
 def parse_major(text: str | int | Decimal) -> int:

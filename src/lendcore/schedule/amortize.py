@@ -2,7 +2,8 @@
 
 Rules shared by every method:
 - interest of a period = remaining principal x annual rate x the period's year fraction, rounded
-  to the fen with the terms' rounding mode;
+  to the fen with the terms' rounding mode. Rate and fraction are exact rationals and the
+  rounding is one integer division, so no intermediate value is ever approximated;
 - the last instalment takes whatever principal remains, so principal parts sum exactly to the
   principal whatever the rounding did on the way;
 - a broken first period (first due date not one period after the start) is charged interest for
@@ -13,47 +14,43 @@ Rules shared by every method:
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import date
-from decimal import Decimal, localcontext
+from fractions import Fraction
 
-from lendcore.kernel.money import Rounding, round_minor
-from lendcore.schedule.calendar import add_periods, due_dates, regular_fraction, year_fraction
+from lendcore.kernel.money import Rounding, round_ratio
+from lendcore.schedule.calendar import add_periods, due_dates, period_days, regular_fraction
 from lendcore.schedule.model import Installment, Method, Schedule, ScheduleTerms
 
-PRECISION = 40  # significant digits for the level-payment formula ((1+r)^n with n up to 1200)
+
+def level_payment(principal: int, periodic_rate: Fraction, periods: int, rounding: Rounding) -> int:
+    """The annuity payment that repays ``principal`` fen in ``periods`` equal payments,
+    P·r·(1+r)^n / ((1+r)^n − 1), or P/n at a zero rate, computed exactly: with r = a/b it is
+    P·a·(a+b)^n / (b·((a+b)^n − b^n)), one rounding at the end."""
+    if periodic_rate == 0:
+        return round_ratio(principal, periods, rounding)
+    a, b = periodic_rate.numerator, periodic_rate.denominator
+    grown, base = (a + b) ** periods, b**periods
+    return round_ratio(principal * a * grown, b * (grown - base), rounding)
 
 
-def level_payment(principal: int, periodic_rate: Decimal, periods: int, rounding: Rounding) -> int:
-    """The annuity payment that repays ``principal`` fen in ``periods`` equal payments:
-    P·r·(1+r)^n / ((1+r)^n − 1), or P/n at a zero rate."""
-    with localcontext() as ctx:
-        ctx.prec = PRECISION
-        if periodic_rate == 0:
-            return round_minor(Decimal(principal) / periods, rounding)
-        growth = (1 + periodic_rate) ** periods
-        return round_minor(principal * periodic_rate * growth / (growth - 1), rounding)
-
-
-def _periods(terms: ScheduleTerms) -> tuple[list[tuple[date, date, Decimal]], bool]:
-    """(start, due, year fraction) of every period and whether the first one is broken."""
+def _periods(terms: ScheduleTerms) -> tuple[list[tuple[date, date, tuple[int, int]]], bool]:
+    """(start, due, (days, basis)) of every period and whether the first one is broken."""
     unit, day_count = terms.period_unit, terms.day_count
     if terms.method is Method.BULLET:
         # One instalment at maturity: `periods` units after the start unless a date is given.
-        maturity = terms.first_due or add_periods(terms.start, terms.periods, unit)
-        regular = terms.first_due is None or maturity == add_periods(
-            terms.start, terms.periods, unit
-        )
-        fraction = year_fraction(
+        regular_maturity = add_periods(terms.start, terms.periods, unit)
+        maturity = terms.first_due or regular_maturity
+        regular = maturity == regular_maturity
+        length = period_days(
             terms.start, maturity, day_count, unit if regular else None, terms.periods
         )
-        return [(terms.start, maturity, fraction)], not regular
+        return [(terms.start, maturity, length)], not regular
     dues, broken = due_dates(terms.start, terms.periods, unit, terms.first_due)
     result = []
     previous = terms.start
     for index, due in enumerate(dues):
         regular_unit = None if (index == 0 and broken) else unit
-        result.append((previous, due, year_fraction(previous, due, day_count, regular_unit)))
+        result.append((previous, due, period_days(previous, due, day_count, regular_unit)))
         previous = due
     return result, broken
 
@@ -61,40 +58,48 @@ def _periods(terms: ScheduleTerms) -> tuple[list[tuple[date, date, Decimal]], bo
 def build_schedule(terms: ScheduleTerms) -> Schedule:
     """The full repayment schedule for ``terms``."""
     periods, broken = _periods(terms)
-    rate, rounding = terms.annual_rate, terms.rounding
+    rate = Fraction(terms.annual_rate)
+    rounding = terms.rounding
     count = len(periods)
+    method = terms.method
 
-    def interest_on(balance: int, fraction: Decimal) -> int:
-        return round_minor(balance * rate * fraction, rounding)
+    # Period lengths repeat (every 30/360 month, every 31-day month ...): build each distinct
+    # year fraction and its integer rate ratio once.
+    lengths: dict[tuple[int, int], tuple[Fraction, int, int]] = {}
 
-    principal_part: Callable[[int, int], int]
-    if terms.method is Method.EQUAL_INSTALLMENT:
+    def rate_for(length: tuple[int, int]) -> tuple[Fraction, int, int]:
+        if length not in lengths:
+            fraction = Fraction(*length)
+            periodic = rate * fraction
+            lengths[length] = (fraction, periodic.numerator, periodic.denominator)
+        return lengths[length]
+
+    payment = slice_ = 0
+    regular_num = regular_den = 1
+    if method is Method.EQUAL_INSTALLMENT:
         regular_rate = rate * regular_fraction(terms.period_unit, terms.day_count)
+        regular_num, regular_den = regular_rate.numerator, regular_rate.denominator
         payment = level_payment(terms.principal, regular_rate, count, rounding)
-
-        def principal_part(index: int, balance: int) -> int:
-            # Principal follows the regular annuity even when interest is charged on actual days.
-            return payment - round_minor(balance * regular_rate, rounding)
-
-    elif terms.method is Method.EQUAL_PRINCIPAL:
-        slice_ = round_minor(Decimal(terms.principal) / count, rounding)
-
-        def principal_part(index: int, balance: int) -> int:
-            return slice_
-
-    else:  # interest-first and bullet repay all principal with the last instalment
-
-        def principal_part(index: int, balance: int) -> int:
-            return 0
+    elif method is Method.EQUAL_PRINCIPAL:
+        slice_ = round_ratio(terms.principal, count, rounding)
 
     balance = terms.principal
     installments = []
-    for index, (period_start, due, fraction) in enumerate(periods):
-        interest = interest_on(balance, fraction)
-        if index == count - 1:
+    last = count - 1
+    for index, (period_start, due, length) in enumerate(periods):
+        fraction, num, den = rate_for(length)
+        interest = round_ratio(balance * num, den, rounding)
+        if index == last:
             principal = balance
         else:
-            principal = min(max(principal_part(index, balance), 0), balance)
+            if method is Method.EQUAL_INSTALLMENT:
+                # Principal follows the regular annuity even when interest is on actual days.
+                principal = payment - round_ratio(balance * regular_num, regular_den, rounding)
+            elif method is Method.EQUAL_PRINCIPAL:
+                principal = slice_
+            else:  # interest-first repays all principal with the last instalment
+                principal = 0
+            principal = min(max(principal, 0), balance)
         balance -= principal
         installments.append(
             Installment(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import calendar
 from datetime import date, timedelta
-from decimal import Decimal
+from fractions import Fraction
 
 from lendcore.schedule.model import DayCount, PeriodUnit
 
@@ -39,13 +39,13 @@ def due_dates(
     return dates, first != regular_first
 
 
-def regular_fraction(unit: PeriodUnit, day_count: DayCount) -> Decimal:
+def regular_fraction(unit: PeriodUnit, day_count: DayCount) -> Fraction:
     """The year fraction of one regular period, used to price the level payment. A month is
     1/12 under every convention (how every CN bank quotes 月利率 = 年利率/12)."""
     if unit is PeriodUnit.MONTH:
-        return Decimal(1) / 12
+        return Fraction(1, 12)
     days = _DAYS_PER_UNIT[unit]
-    return Decimal(days) / (365 if day_count is DayCount.ACT_365F else 360)
+    return Fraction(days, 365 if day_count is DayCount.ACT_365F else 360)
 
 
 def thirty_360_days(start: date, end: date) -> int:
@@ -62,17 +62,24 @@ def thirty_360_days(start: date, end: date) -> int:
     return max(days, 1) if end > start else days
 
 
-def year_fraction(
+def period_days(
     start: date, end: date, day_count: DayCount, regular_unit: PeriodUnit | None, units: int = 1
-) -> Decimal:
-    """Year fraction of a period under ``day_count``. Under 30/360 a period that is exactly
+) -> tuple[int, int]:
+    """A period's length as (days, days in the year basis) under ``day_count``: its year
+    fraction is days / basis, an exact rational (1/12 is not a finite decimal, and a truncated
+    one could round a true half fen the wrong way). Under 30/360 a period that is exactly
     ``units`` regular periods long counts as such (a month is 30 days by definition); under the
     actual conventions real calendar days count."""
     if day_count is DayCount.THIRTY_360:
         if regular_unit is not None:
-            if regular_unit is PeriodUnit.MONTH:
-                return Decimal(units) / 12
-            return Decimal(_DAYS_PER_UNIT[regular_unit] * units) / 360
-        return Decimal(thirty_360_days(start, end)) / 360
-    days = (end - start).days
-    return Decimal(days) / (365 if day_count is DayCount.ACT_365F else 360)
+            per_unit = 30 if regular_unit is PeriodUnit.MONTH else _DAYS_PER_UNIT[regular_unit]
+            return per_unit * units, 360
+        return thirty_360_days(start, end), 360
+    return (end - start).days, 365 if day_count is DayCount.ACT_365F else 360
+
+
+def year_fraction(
+    start: date, end: date, day_count: DayCount, regular_unit: PeriodUnit | None, units: int = 1
+) -> Fraction:
+    days, basis = period_days(start, end, day_count, regular_unit, units)
+    return Fraction(days, basis)

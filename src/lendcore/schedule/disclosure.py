@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from fractions import Fraction
 
 from lendcore.kernel.errors import ErrorCode, LendcoreError, ValidationError
 from lendcore.schedule.model import Schedule
@@ -59,7 +60,7 @@ def _present_value(
     return value, derivative
 
 
-def annualised_irr(received: int, flows: Sequence[int], fractions: Sequence[Decimal]) -> Decimal:
+def annualised_irr(received: int, flows: Sequence[int], fractions: Sequence[Fraction]) -> Decimal:
     """The annual rate R at which ``flows`` (paid at the end of periods of the given year
     fractions) are worth exactly ``received`` today: Σ flow_k · Π_{i≤k} 1/(1 + R·f_i) = received."""
     if received <= 0 or not flows or any(f < 0 for f in flows) or sum(flows) <= 0:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
+from fractions import Fraction
 
 from lendcore.kernel.errors import ErrorCode, ValidationError
 from lendcore.kernel.money import Rounding
@@ -75,7 +76,7 @@ class Installment:
     period: int
     start: date
     due_date: date
-    fraction: Decimal
+    fraction: Fraction
     principal: int
     interest: int
     fee: int
