@@ -5,7 +5,13 @@ from __future__ import annotations
 import typer
 from typer.exceptions import Abort, Exit, TyperException
 
-from lendcore.cli import demo_cmd, schedule_cmd  # noqa: F401  (registers commands)
+# Each module registers its commands on the shared app when imported.
+from lendcore.cli import (  # noqa: F401
+    collections_cmd,
+    demo_cmd,
+    schedule_cmd,
+    servicing_cmd,
+)
 from lendcore.cli.common import app, fail
 from lendcore.kernel.errors import LendcoreError
 

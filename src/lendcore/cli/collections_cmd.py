@@ -1,0 +1,1 @@
+"""`lendcore collections ...` commands (issue: collections compliance gate)."""

@@ -1,0 +1,1 @@
+"""`lendcore eod`, `ledger`, `simulate`, `report` commands (issue: servicing core)."""
