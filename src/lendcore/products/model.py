@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
@@ -74,6 +74,27 @@ class Fees(_Strict):
     per_period_rate: Annotated[Decimal, Field(ge=0, lt=1)] = Decimal(0)  # of the principal
 
 
+class Prepayment(_Strict):
+    """How early repayment works. ``recompute`` states the rule for the rest of the schedule:
+    ``reduce_installment`` keeps the remaining due dates and re-amortizes the smaller balance
+    over them (each later instalment shrinks). The current period's interest is charged in
+    full whenever its instalment is paid, early or not."""
+
+    allowed: bool = True
+    recompute: Literal["reduce_installment"] = "reduce_installment"
+
+
+DEFAULT_WATERFALL = (
+    "overdue_penalty",
+    "overdue_interest",
+    "overdue_fee",
+    "overdue_principal",
+    "current_interest",
+    "current_fee",
+    "current_principal",
+)
+
+
 class Names(_Strict):
     zh_CN: str = Field(alias="zh-CN")
     en: str
@@ -94,7 +115,16 @@ class Product(_Strict):
     fees: Fees = Fees()
     penalty_rate: Rate  # annual rate on overdue amounts; the cap still binds the all-in cost
     cap: Rate | None = None  # product-specific cap, below the platform cap
+    prepayment: Prepayment = Prepayment()
+    # Repayment allocation order; every target exactly once (servicing validates the names).
+    waterfall: tuple[str, ...] = DEFAULT_WATERFALL
     notes: str = ""
+
+    @model_validator(mode="after")
+    def _waterfall_names_every_target_once(self) -> Product:
+        if sorted(self.waterfall) != sorted(DEFAULT_WATERFALL):
+            raise ValueError(f"waterfall must list each of {', '.join(DEFAULT_WATERFALL)} once")
+        return self
 
     @model_validator(mode="after")
     def _bullet_is_single_period(self) -> Product:

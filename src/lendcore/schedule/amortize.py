@@ -58,10 +58,33 @@ def _periods(terms: ScheduleTerms) -> tuple[list[tuple[date, date, tuple[int, in
 def build_schedule(terms: ScheduleTerms) -> Schedule:
     """The full repayment schedule for ``terms``."""
     periods, broken = _periods(terms)
-    rate = Fraction(terms.annual_rate)
-    rounding = terms.rounding
+    installments = amortize(
+        terms.principal,
+        Fraction(terms.annual_rate),
+        terms.method,
+        periods,
+        regular_fraction(terms.period_unit, terms.day_count),
+        terms.rounding,
+        terms.fee_per_period,
+    )
+    return Schedule(terms=terms, installments=tuple(installments), broken_first_period=broken)
+
+
+def amortize(
+    principal: int,
+    rate: Fraction,
+    method: Method,
+    periods: list[tuple[date, date, tuple[int, int]]],
+    regular: Fraction,
+    rounding: Rounding,
+    fee_per_period: int = 0,
+    first_number: int = 1,
+) -> list[Installment]:
+    """Amounts of every instalment over given periods ((start, due, (days, basis)) each).
+
+    Servicing calls this directly to re-amortize the rest of a loan over its existing due dates
+    after a partial prepayment; ``first_number`` numbers the instalments from there."""
     count = len(periods)
-    method = terms.method
 
     # Period lengths repeat (every 30/360 month, every 31-day month ...): build each distinct
     # year fraction and its integer rate ratio once.
@@ -77,40 +100,40 @@ def build_schedule(terms: ScheduleTerms) -> Schedule:
     payment = slice_ = 0
     regular_num = regular_den = 1
     if method is Method.EQUAL_INSTALLMENT:
-        regular_rate = rate * regular_fraction(terms.period_unit, terms.day_count)
+        regular_rate = rate * regular
         regular_num, regular_den = regular_rate.numerator, regular_rate.denominator
-        payment = level_payment(terms.principal, regular_rate, count, rounding)
+        payment = level_payment(principal, regular_rate, count, rounding)
     elif method is Method.EQUAL_PRINCIPAL:
-        slice_ = round_ratio(terms.principal, count, rounding)
+        slice_ = round_ratio(principal, count, rounding)
 
-    balance = terms.principal
+    balance = principal
     installments = []
     last = count - 1
     for index, (period_start, due, length) in enumerate(periods):
         fraction, num, den = rate_for(length)
         interest = round_ratio(balance * num, den, rounding)
         if index == last:
-            principal = balance
+            part = balance
         else:
             if method is Method.EQUAL_INSTALLMENT:
                 # Principal follows the regular annuity even when interest is on actual days.
-                principal = payment - round_ratio(balance * regular_num, regular_den, rounding)
+                part = payment - round_ratio(balance * regular_num, regular_den, rounding)
             elif method is Method.EQUAL_PRINCIPAL:
-                principal = slice_
-            else:  # interest-first repays all principal with the last instalment
-                principal = 0
-            principal = min(max(principal, 0), balance)
-        balance -= principal
+                part = slice_
+            else:  # interest-first and bullet repay all principal with the last instalment
+                part = 0
+            part = min(max(part, 0), balance)
+        balance -= part
         installments.append(
             Installment(
-                period=index + 1,
+                period=first_number + index,
                 start=period_start,
                 due_date=due,
                 fraction=fraction,
-                principal=principal,
+                principal=part,
                 interest=interest,
-                fee=terms.fee_per_period,
+                fee=fee_per_period,
                 remaining_principal=balance,
             )
         )
-    return Schedule(terms=terms, installments=tuple(installments), broken_first_period=broken)
+    return installments

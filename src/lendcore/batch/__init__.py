@@ -1,0 +1,1 @@
+"""End-of-day batch: set-based business steps, partitioning, runner."""

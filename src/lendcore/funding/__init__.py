@@ -1,0 +1,1 @@
+"""Funding and disbursement: payment channel ports, disbursement guard."""

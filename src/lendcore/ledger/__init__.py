@@ -1,0 +1,1 @@
+"""Double-entry ledger: chart of accounts, journal entries, reconciliation."""

@@ -1,0 +1,1 @@
+"""Borrowers, KYC ports, consent, contracts."""

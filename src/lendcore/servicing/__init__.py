@@ -1,0 +1,1 @@
+"""Loan accounts: lifecycle, balances, repayment allocation, prepayment."""

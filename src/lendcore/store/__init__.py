@@ -1,0 +1,1 @@
+"""Storage: database engine, unit of work, metadata and migrations."""

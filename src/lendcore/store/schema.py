@@ -1,0 +1,17 @@
+"""Imports every module's tables so ``metadata`` is complete (migrations, tests)."""
+
+from lendcore.batch import tables as batch_tables
+from lendcore.funding import tables as funding_tables
+from lendcore.ledger import tables as ledger_tables
+from lendcore.onboarding import tables as onboarding_tables
+from lendcore.servicing import tables as servicing_tables
+from lendcore.store.metadata import metadata
+
+__all__ = [
+    "batch_tables",
+    "funding_tables",
+    "ledger_tables",
+    "metadata",
+    "onboarding_tables",
+    "servicing_tables",
+]
