@@ -1,0 +1,68 @@
+"""Integration fixtures: every test taking ``engine`` (or ``db_url``) runs on SQLite and, when
+``LENDCORE_TEST_POSTGRES_URL`` is set, again on PostgreSQL in a schema of its own that is dropped
+afterwards. CI sets the variable and checks the server answers, so the PostgreSQL half never
+silently skips there."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from urllib.parse import quote
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+
+from lendcore.store.db import make_engine
+from lendcore.store.migrate import upgrade
+
+POSTGRES_URL = os.environ.get("LENDCORE_TEST_POSTGRES_URL")
+BACKENDS = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])
+
+
+def _postgres_url(schema: str) -> str:
+    assert POSTGRES_URL
+    base = POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://", 1)
+    separator = "&" if "?" in base else "?"
+    return f"{base}{separator}options={quote(f'-csearch_path={schema}')}"
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
+    """A migrated, empty database; yields its URL (for subprocesses and worker pools)."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'lendcore.db'}"
+        engine = make_engine(url)
+        upgrade(engine)
+        engine.dispose()
+        yield url
+        return
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin: Engine = create_engine(POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://", 1))
+    with admin.begin() as connection:
+        connection.execute(text(f"CREATE SCHEMA {schema}"))
+    url = _postgres_url(schema)
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    try:
+        yield url
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    engine = make_engine(db_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def postgres_url(db_url: str) -> str:
+    """For tests that need real concurrent clients: PostgreSQL only."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("concurrency tests run on PostgreSQL")
+    return db_url
