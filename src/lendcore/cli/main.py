@@ -11,6 +11,7 @@ from lendcore.cli import (  # noqa: F401
     demo_cmd,
     schedule_cmd,
     servicing_cmd,
+    sim_cmd,
 )
 from lendcore.cli.common import app, fail
 from lendcore.kernel.errors import LendcoreError

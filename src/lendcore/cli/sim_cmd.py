@@ -1,0 +1,1 @@
+"""`lendcore simulate` and `lendcore report` (issue: servicing core, simulator)."""
