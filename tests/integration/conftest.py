@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from urllib.parse import quote
 
 import pytest
@@ -27,16 +28,17 @@ def _postgres_url(schema: str) -> str:
     return f"{base}{separator}options={quote(f'-csearch_path={schema}')}"
 
 
-@pytest.fixture(params=BACKENDS)
-def db_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
-    """A migrated, empty database; yields its URL (for subprocesses and worker pools)."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'lendcore.db'}"
+@contextmanager
+def new_database(backend: str, directory) -> Iterator[str]:
+    """A migrated, empty database of ``backend``; yields its URL, removes it afterwards."""
+    if backend == "sqlite":
+        url = f"sqlite:///{directory / f'lendcore-{uuid.uuid4().hex[:8]}.db'}"
         engine = make_engine(url)
         upgrade(engine)
         engine.dispose()
         yield url
         return
+    assert POSTGRES_URL
     schema = f"t_{uuid.uuid4().hex[:12]}"
     admin: Engine = create_engine(POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://", 1))
     with admin.begin() as connection:
@@ -51,6 +53,21 @@ def db_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
         with admin.begin() as connection:
             connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
         admin.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
+    """A migrated, empty database; yields its URL (for subprocesses and worker pools)."""
+    with new_database(request.param, tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+def second_db_url(db_url: str, tmp_path) -> Iterator[str]:
+    """Another empty database on the same backend as ``db_url`` (to compare two runs)."""
+    backend = "sqlite" if db_url.startswith("sqlite") else "postgresql"
+    with new_database(backend, tmp_path) as url:
+        yield url
 
 
 @pytest.fixture

@@ -54,4 +54,6 @@ def make_loan(
 
 def loan_row(engine: Engine, loan_id: int) -> dict:
     with engine.connect() as connection:
-        return dict(connection.execute(select(loans).where(loans.c.loan_id == loan_id)).one()._mapping)
+        return dict(
+            connection.execute(select(loans).where(loans.c.loan_id == loan_id)).one()._mapping
+        )
