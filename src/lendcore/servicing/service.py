@@ -204,24 +204,18 @@ def repay(
     # crystallisation, and interest/fees of instalments whose due date has not been closed yet.
     entry.move(Account.PENALTY_RECEIVABLE, Account.PENALTY_INCOME, loan.penalty_accrued)
     entry.move(Account.FUNDING_CASH, Account.PENALTY_RECEIVABLE, allocation.penalty)
-    posted_interest = posted_fee = 0
+    recognised = {"interest": 0, "fee": 0}
     changes: dict[int, dict[str, int]] = {}
-    for seq, paid in allocation.interest.items():
-        row = by_seq[seq]
-        newly_posted = max(0, row["interest_paid"] + paid - row["interest_posted"])
-        posted_interest += newly_posted
-        changes.setdefault(seq, {})["interest_posted"] = row["interest_posted"] + newly_posted
-        changes[seq]["interest_paid"] = row["interest_paid"] + paid
-        entry.move(Account.INTEREST_RECEIVABLE, Account.INTEREST_INCOME, newly_posted)
-        entry.move(Account.FUNDING_CASH, Account.INTEREST_RECEIVABLE, paid)
-    for seq, paid in allocation.fee.items():
-        row = by_seq[seq]
-        newly_posted = max(0, row["fee_paid"] + paid - row["fee_posted"])
-        posted_fee += newly_posted
-        changes.setdefault(seq, {})["fee_posted"] = row["fee_posted"] + newly_posted
-        changes[seq]["fee_paid"] = row["fee_paid"] + paid
-        entry.move(Account.FEE_RECEIVABLE, Account.FEE_INCOME, newly_posted)
-        entry.move(Account.FUNDING_CASH, Account.FEE_RECEIVABLE, paid)
+    for component, receivable, income in _CHARGES:
+        for seq, paid in getattr(allocation, component).items():
+            row = by_seq[seq]
+            posted, paid_so_far = f"{component}_posted", f"{component}_paid"
+            newly_posted = max(0, row[paid_so_far] + paid - row[posted])
+            recognised[component] += newly_posted
+            changes.setdefault(seq, {})[posted] = row[posted] + newly_posted
+            changes[seq][paid_so_far] = row[paid_so_far] + paid
+            entry.move(receivable, income, newly_posted)
+            entry.move(Account.FUNDING_CASH, receivable, paid)
     principal_paid = sum(allocation.principal.values()) + allocation.prepaid_principal
     for seq, paid in allocation.principal.items():
         changes.setdefault(seq, {})["principal_paid"] = by_seq[seq]["principal_paid"] + paid
@@ -248,12 +242,14 @@ def repay(
 
     seq = loan.journal_seq + 1
     post_entry(uow.connection, loan.borrower_id, loan_id, seq, entry, now)
-    values: dict[str, Any] = _balances_after(loan, rows, allocation, posted_interest, posted_fee)
+    values: dict[str, Any] = _balances_after(
+        loan, rows, allocation, recognised["interest"], recognised["fee"]
+    )
     state = loan.state
-    settled = values["principal_outstanding"] == 0 and not any(
+    paid_off = values["principal_outstanding"] == 0 and not any(
         values[k] for k in ("interest_receivable", "fee_receivable", "penalty_receivable")
     )
-    if settled:
+    if paid_off:
         state = transition(state, LoanState.SETTLED)
         values.update(closed_on=business_date, accrued_interest=0, current_interest=0)
     elif values["days_past_due"] == 0 and state is LoanState.OVERDUE:
@@ -300,6 +296,12 @@ def repay(
     )
     return RepaymentResult(loan_id, amount, state, document)
 
+
+# Charges paid per instalment: (component, its receivable account, its income account).
+_CHARGES = (
+    ("interest", Account.INTEREST_RECEIVABLE, Account.INTEREST_INCOME),
+    ("fee", Account.FEE_RECEIVABLE, Account.FEE_INCOME),
+)
 
 _INSTALMENT_AMOUNTS = (
     "principal_due",
