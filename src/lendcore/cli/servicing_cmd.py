@@ -290,3 +290,17 @@ def repay_cmd(
 
 
 __all__ = ["LendcoreError"]
+
+
+@app.command("api")
+def api_cmd(
+    host: str = typer.Option("127.0.0.1", help="bind address"),
+    port: int = typer.Option(8000, help="port"),
+    database: str = DatabaseOption,
+) -> None:
+    """HTTP API 服务 / Serve the HTTP API (OpenAPI at /docs)."""
+    import uvicorn
+
+    from lendcore.api.app import create_app
+
+    uvicorn.run(create_app(make_engine(database or database_url())), host=host, port=port)

@@ -1,5 +1,6 @@
 """Imports every module's tables so ``metadata`` is complete (migrations, tests)."""
 
+from lendcore.api import tables as api_tables
 from lendcore.batch import tables as batch_tables
 from lendcore.funding import tables as funding_tables
 from lendcore.ledger import tables as ledger_tables
@@ -8,6 +9,7 @@ from lendcore.servicing import tables as servicing_tables
 from lendcore.store.metadata import metadata
 
 __all__ = [
+    "api_tables",
     "batch_tables",
     "funding_tables",
     "ledger_tables",

@@ -1,0 +1,54 @@
+"""One error shape for every failure: {"error": {"code", "message", "details"}}.
+
+Domain errors map to 4xx by what they mean; request validation to 422 with the field paths; a
+5xx is a bug (and says so without leaking internals)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from lendcore.kernel.errors import ErrorCode, LendcoreError, PolicyViolation
+
+log = logging.getLogger("lendcore.api")
+
+_NOT_FOUND = {ErrorCode.UNKNOWN_LOAN, ErrorCode.UNKNOWN_PRODUCT}
+_CONFLICT = {ErrorCode.ILLEGAL_TRANSITION, ErrorCode.LOAN_NOT_LIVE, ErrorCode.ALREADY_DISBURSED}
+
+
+def status_for(error: LendcoreError) -> int:
+    if error.code in _NOT_FOUND:
+        return 404
+    if error.code in _CONFLICT:
+        return 409
+    if isinstance(error, PolicyViolation):
+        return 422
+    return 422
+
+
+def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "details": details or {}}}
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(LendcoreError)
+    async def _domain(_: Request, exc: LendcoreError) -> JSONResponse:
+        return JSONResponse(error_body(str(exc.code), exc.message, exc.details), status_for(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        fields = [
+            {"field": ".".join(str(p) for p in e["loc"][1:]), "problem": e["msg"]}
+            for e in exc.errors()
+        ]
+        message = "; ".join(f"{f['field']}: {f['problem']}" for f in fields) or "invalid request"
+        return JSONResponse(error_body("INVALID_REQUEST", message, {"fields": fields}), 422)
+
+    @app.exception_handler(Exception)
+    async def _bug(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error")
+        return JSONResponse(error_body("INTERNAL", "internal error: this is a bug"), 500)

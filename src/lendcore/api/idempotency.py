@@ -1,0 +1,84 @@
+"""Idempotency-Key for POSTs: the first response to a key is stored in the same transaction as
+the work; a retry with the same key and the same body gets that response back; the same key with
+a different body is refused (IDEMPOTENCY_KEY_REUSED) — it is a client bug, not a retry."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi.responses import JSONResponse
+from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
+
+from lendcore.api.errors import error_body
+from lendcore.api.tables import idempotency_keys
+from lendcore.store.db import UnitOfWork
+
+
+def _hash(body: Any) -> str:
+    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def run_idempotent(
+    engine: Any,
+    scope: str,
+    key: str | None,
+    request_body: Any,
+    work: Callable[[UnitOfWork], tuple[int, Any]],
+) -> JSONResponse:
+    """Run ``work`` (returning status and a JSON-able body) at most once per (scope, key)."""
+    if not key:
+        return JSONResponse(
+            error_body("IDEMPOTENCY_KEY_REQUIRED", "this request needs an Idempotency-Key header"),
+            400,
+        )
+    digest = _hash(request_body)
+    stored = _stored(engine, scope, key)
+    if stored is not None:
+        return _replay(stored, digest)
+    try:
+        with UnitOfWork(engine) as uow:
+            status, body = work(uow)
+            uow.connection.execute(
+                insert(idempotency_keys).values(
+                    scope=scope,
+                    key=key,
+                    request_hash=digest,
+                    status_code=status,
+                    body=json.dumps(body, default=str),
+                    created_at=datetime.now(UTC),
+                )
+            )
+            uow.commit()
+    except IntegrityError:  # a concurrent request with the same key won
+        stored = _stored(engine, scope, key)
+        if stored is None:
+            raise
+        return _replay(stored, digest)
+    return JSONResponse(body, status)
+
+
+def _stored(engine: Any, scope: str, key: str) -> Any:
+    with engine.connect() as connection:
+        return connection.execute(
+            select(idempotency_keys).where(
+                idempotency_keys.c.scope == scope, idempotency_keys.c.key == key
+            )
+        ).first()
+
+
+def _replay(stored: Any, digest: str) -> JSONResponse:
+    if stored.request_hash != digest:
+        return JSONResponse(
+            error_body(
+                "IDEMPOTENCY_KEY_REUSED", "this Idempotency-Key was used with a different body"
+            ),
+            422,
+        )
+    return JSONResponse(
+        json.loads(stored.body), stored.status_code, headers={"Idempotent-Replay": "true"}
+    )
