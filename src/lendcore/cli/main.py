@@ -9,6 +9,7 @@ from typer.exceptions import Abort, Exit, TyperException
 from lendcore.cli import (  # noqa: F401
     collections_cmd,
     demo_cmd,
+    model_cmd,
     schedule_cmd,
     servicing_cmd,
     sim_cmd,
