@@ -8,6 +8,7 @@ from typer.exceptions import Abort, Exit, TyperException
 # Each module registers its commands on the shared app when imported.
 from lendcore.cli import (  # noqa: F401
     collections_cmd,
+    decide_cmd,
     demo_cmd,
     model_cmd,
     schedule_cmd,
