@@ -10,13 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from lendcore.decisioning.policy import (
-    Outcome,
-    PolicyEngine,
-    PolicyStore,
-    decide,
-    evaluate_policies,
-)
+from lendcore.decisioning.decide import Outcome, decide, evaluate_policies
+from lendcore.decisioning.policy import PolicyEngine, PolicyStore
 from lendcore.decisioning.rules import build_context, parse_application
 from lendcore.kernel.errors import ErrorCode, LendcoreError
 from lendcore.products.loader import load_products, policies_dir

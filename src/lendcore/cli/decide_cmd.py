@@ -14,6 +14,7 @@ import typer
 from rich.table import Table
 
 from lendcore.cli.common import app, console, print_json
+from lendcore.decisioning.decide import Decision, Outcome, decide
 from lendcore.decisioning.fraud import (
     HUB_DEGREES,
     HashIdentifier,
@@ -25,7 +26,7 @@ from lendcore.decisioning.fraud import (
     keyed_hasher,
     sha256_hasher,
 )
-from lendcore.decisioning.policy import Decision, Outcome, PolicyEngine, PolicyStore, decide
+from lendcore.decisioning.policy import PolicyEngine, PolicyStore
 from lendcore.decisioning.rules import build_context, parse_application
 from lendcore.kernel.clock import DEFAULT_TIMEZONE, FixedClock, SystemClock
 from lendcore.kernel.errors import ErrorCode, ValidationError
