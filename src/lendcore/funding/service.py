@@ -34,7 +34,7 @@ class DisbursementOutcome:
     loan_id: int
     status: str
     serial: str
-    already: bool  # True when this call found an earlier disbursement
+    already: bool  # True when an earlier or concurrent call made the booking, not this one
 
 
 def disburse(
@@ -50,7 +50,7 @@ def disburse(
         result = channel.query(claim.serial)
     if result is None:  # still unknown: leave PENDING for the retry job
         return DisbursementOutcome(loan_id, "PENDING", claim.serial, claim.already)
-    return _book(engine, loan_id, result, clock, claim.already)
+    return _book(engine, loan_id, result, clock)
 
 
 def _amount(engine: Engine, loan_id: int) -> int:
@@ -104,9 +104,9 @@ def _claim(engine: Engine, loan_id: int, payee_account: str, clock: Clock) -> Di
         return DisbursementOutcome(loan_id, row.status, row.serial, True)
 
 
-def _book(
-    engine: Engine, loan_id: int, result: PayoutResult, clock: Clock, already: bool
-) -> DisbursementOutcome:
+def _book(engine: Engine, loan_id: int, result: PayoutResult, clock: Clock) -> DisbursementOutcome:
+    """Book the channel's answer once. A PENDING row left by a claimant that died or lost the
+    race is completed by whichever caller gets here first; the rest see it booked."""
     with UnitOfWork(engine) as uow:
         loan = load_loan_for_update(uow, loan_id)
         row = uow.connection.execute(
@@ -147,4 +147,4 @@ def _book(
         raise LendcoreError(
             ErrorCode.DISBURSEMENT_FAILED, f"channel rejected loan {loan_id}: {result.reason}"
         )
-    return DisbursementOutcome(loan_id, status, result.serial, already)
+    return DisbursementOutcome(loan_id, status, result.serial, already=False)
