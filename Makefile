@@ -11,8 +11,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# A synthetic portfolio through the real services and end-of-day batch, then the report
+# (terminal + var/report.html). About 40 s on the 2-core build machine.
 demo: $(STAMP)
-	$(BIN)/lendcore demo
+	$(BIN)/lendcore simulate --borrowers 3000 --days 120 --seed 7 --html var/report.html
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
@@ -28,8 +30,10 @@ unit: $(STAMP)
 test: lint typecheck
 	$(BIN)/pytest -n 2 tests
 
+# Modest sizes so it finishes in about a minute; docs/performance.md has the full runs.
 bench: $(STAMP)
 	$(BIN)/python bench/schedule.py
+	$(BIN)/python bench/eod.py --loans 20000 --backend sqlite --workers 1 2 --orm-sample 500
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -5,8 +5,9 @@ runs on a fresh machine with nothing installed; PostgreSQL (psycopg 3) is the pr
 
 SQLite is set up for a batch system: WAL (readers never block the writer), foreign keys on,
 a long busy timeout (two end-of-day workers take turns at the write lock instead of failing), and
-every transaction opened with BEGIN IMMEDIATE so a read-then-write transaction can never deadlock
-on a lock upgrade.
+every unit of work opened with BEGIN IMMEDIATE so a read-then-write transaction can never deadlock
+on a lock upgrade. Plain reads (``engine.connect()``: reports, API GETs) use a deferred BEGIN and
+read a WAL snapshot without ever queueing for the write lock.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event
 
 DEFAULT_URL = "sqlite:///var/lendcore.db"
+WRITE_OPTION = "lendcore_writes"  # execution option: this connection's transactions write
 
 
 def database_url() -> str:
@@ -58,7 +60,8 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        writes = connection.get_execution_options().get(WRITE_OPTION, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
 
 
 def is_sqlite(connection: Connection | Engine) -> bool:
@@ -85,7 +88,7 @@ class UnitOfWork:
         return self.engine.dialect.name == "sqlite"
 
     def __enter__(self) -> UnitOfWork:
-        self._connection = self.engine.connect()
+        self._connection = self.engine.connect().execution_options(**{WRITE_OPTION: True})
         self._connection.begin()
         return self
 

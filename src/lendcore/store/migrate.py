@@ -8,6 +8,8 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine
 
+from lendcore.store.db import WRITE_OPTION
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -22,6 +24,7 @@ def alembic_config(engine: Engine | None = None) -> Config:
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     config = alembic_config(engine)
-    with engine.begin() as connection:
+    connection = engine.connect().execution_options(**{WRITE_OPTION: True})
+    with connection, connection.begin():
         config.attributes["connection"] = connection
         command.upgrade(config, revision)

@@ -1,0 +1,121 @@
+"""How synthetic borrowers repay — pure.
+
+A profile turns a loan's due dates into a payment plan when the loan is opened:
+
+- ``on_time``   (~70%) pays each instalment on its due date or a few days before; some prepay
+                the whole loan early;
+- ``late``      (~15%) pays each instalment 1–20 days late, penalty included;
+- ``cured``     (~5%)  falls 30–60 days behind once, then pays everything overdue and carries on
+                on time;
+- ``defaulter`` (~10%) pays the first k instalments (k small) and then stops.
+
+A :class:`Payment` names *what* is paid (every instalment up to ``through_seq`` plus whatever is
+overdue, or the whole loan); the amount is worked out on the day from the loan's rows
+(:func:`amount_due`), so penalties and re-amortised schedules are always paid exactly.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
+from enum import StrEnum
+from typing import Any
+
+
+class Profile(StrEnum):
+    ON_TIME = "on_time"
+    LATE = "late"
+    CURED = "cured"
+    DEFAULTER = "defaulter"
+
+
+PROFILE_WEIGHTS: tuple[tuple[Profile, int], ...] = (
+    (Profile.ON_TIME, 70),
+    (Profile.LATE, 15),
+    (Profile.CURED, 5),
+    (Profile.DEFAULTER, 10),
+)
+PREPAY_SHARE = 0.08  # on-time borrowers who pay an instalment loan off early
+LATE_DAYS = (1, 20)
+CURE_BEHIND_DAYS = (30, 60)
+
+
+def draw_profile(
+    rng: random.Random, weights: tuple[tuple[Profile, int], ...] = PROFILE_WEIGHTS
+) -> Profile:
+    return rng.choices([p for p, _ in weights], weights=[w for _, w in weights])[0]
+
+
+@dataclass(frozen=True, order=True)
+class Payment:
+    day: date
+    through_seq: int  # settle instalments 1..through_seq (and anything overdue on ``day``)
+    payoff: bool = False  # also prepay every instalment's principal not yet due
+
+
+def plan_payments(
+    profile: Profile, start: date, due_dates: list[date], rng: random.Random
+) -> list[Payment]:
+    """The payments a borrower of ``profile`` will make on a loan, in date order."""
+    n = len(due_dates)
+
+    def on_time(seq: int) -> Payment:
+        due = due_dates[seq - 1]
+        earliest = due_dates[seq - 2] if seq > 1 else start
+        early = rng.choice((0, 0, 0, 0, 1, 2, 3))
+        return Payment(max(due - timedelta(days=early), earliest + timedelta(days=1)), seq)
+
+    plan: list[Payment] = []
+    if profile is Profile.ON_TIME:
+        payoff_seq = rng.randint(2, min(n, 6)) if n > 1 and rng.random() < PREPAY_SHARE else None
+        for seq in range(1, n + 1):
+            if seq == payoff_seq:
+                gap = (due_dates[seq - 1] - due_dates[seq - 2]).days
+                day = due_dates[seq - 1] - timedelta(days=rng.randint(1, max(1, gap - 1)))
+                plan.append(Payment(day, seq, payoff=True))
+                break
+            plan.append(on_time(seq))
+    elif profile is Profile.LATE:
+        for seq in range(1, n + 1):
+            plan.append(Payment(due_dates[seq - 1] + timedelta(days=rng.randint(*LATE_DAYS)), seq))
+    elif profile is Profile.CURED:
+        first_missed = rng.randint(1, min(n, 3))
+        plan.extend(on_time(seq) for seq in range(1, first_missed))
+        catch_up = due_dates[first_missed - 1] + timedelta(days=rng.randint(*CURE_BEHIND_DAYS))
+        through = max(seq for seq in range(1, n + 1) if due_dates[seq - 1] <= catch_up)
+        plan.append(Payment(catch_up, through))
+        plan.extend(on_time(seq) for seq in range(through + 1, n + 1))
+    else:  # defaulter: a few instalments, then nothing
+        paid = rng.randint(0, min(n - 1, 3))
+        plan.extend(on_time(seq) for seq in range(1, paid + 1))
+    # Plans are per loan and dated; two payments never share a day (later one moves a day on).
+    ordered: list[Payment] = []
+    for payment in plan:
+        if ordered and payment.day <= ordered[-1].day:
+            payment = replace(payment, day=ordered[-1].day + timedelta(days=1))
+        ordered.append(payment)
+    return ordered
+
+
+def amount_due(payment: Payment, rows: Iterable[Mapping[str, Any]], penalty_owed: int) -> int:
+    """What the borrower pays to settle ``payment`` on its day: the penalty owed, every unpaid
+    instalment up to ``through_seq`` or already overdue, and for a payoff the current instalment
+    in full plus all principal not yet due (the current period's interest is charged in full)."""
+    total = penalty_owed
+    current_found = False
+    for row in sorted(rows, key=lambda r: r["seq"]):
+        principal = row["principal_due"] - row["principal_paid"]
+        charges = row["interest_due"] - row["interest_paid"] + row["fee_due"] - row["fee_paid"]
+        if principal == 0 and charges == 0:
+            continue
+        if row["seq"] <= payment.through_seq or row["due_date"] < payment.day:
+            total += principal + charges
+            current_found = current_found or row["due_date"] >= payment.day
+        elif payment.payoff and not current_found:
+            total += principal + charges
+            current_found = True
+        elif payment.payoff:
+            total += principal
+    return total
