@@ -6,7 +6,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from lendcore import __version__
-from lendcore.api import errors, servicing
+from lendcore.api import collections, errors, servicing
 from lendcore.store.db import make_engine
 from lendcore.store.migrate import upgrade
 
@@ -24,6 +24,7 @@ def create_app(engine: Engine | None = None, migrate: bool = True) -> FastAPI:
         upgrade(app.state.engine)
     errors.install(app)
     app.include_router(servicing.router)
+    app.include_router(collections.router)
 
     @app.get("/api/health", tags=["ops"])
     def health() -> dict[str, str]:

@@ -7,6 +7,7 @@ from typer.exceptions import Abort, Exit, TyperException
 
 # Each module registers its commands on the shared app when imported.
 from lendcore.cli import (  # noqa: F401
+    audit_cmd,
     collections_cmd,
     decide_cmd,
     demo_cmd,
