@@ -1,8 +1,9 @@
 """Collections: the contact-compliance gate (pure), its rule packs, and their loader.
 
 ``evaluate(get_pack("cn"), facts)`` answers whether a collection contact may be made now and
-every reason it may not. The database-backed service (atomic reservation, encrypted contact data,
-audit chain) is not built yet; see docs/concepts/collections.md.
+every reason it may not. The database-backed service (``service.check_and_reserve``: atomic
+reservation under row locks, encrypted contacts released by single-use grants, the audit chain,
+alerts) builds on it; see docs/concepts/collections.md.
 """
 
 from lendcore.collections.gate import evaluate
