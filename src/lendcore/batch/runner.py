@@ -49,17 +49,24 @@ class EodSummary:
 def plan(
     engine: Engine, target: date, target_chunk_loans: int = 20_000, shard: tuple[int, int] = (0, 1)
 ) -> EodPlan:
+    """Days and chunks to close. Chunks are sized from ALL live loans, not only those still to
+    close, so every machine of a sharded run (and every rerun) cuts the same boundaries."""
+    param = target.isoformat() if engine.dialect.name == "sqlite" else target
     with engine.connect() as connection:
-        row = connection.execute(
+        live = int(
+            connection.execute(
+                text(f"SELECT count(*) FROM loans WHERE state IN {LIVE}")
+            ).scalar_one()
+        )
+        first_open = connection.execute(
             text(
-                f"SELECT count(*), min(last_closed_business_date) FROM loans WHERE state IN {LIVE} "
+                f"SELECT min(last_closed_business_date) FROM loans WHERE state IN {LIVE} "
                 "AND last_closed_business_date < :target"
             ),
-            {"target": target.isoformat() if engine.dialect.name == "sqlite" else target},
-        ).one()
-    live, first_open = int(row[0]), row[1]
+            {"target": param},
+        ).scalar_one()
     if not live or first_open is None:
-        return EodPlan([], [], 0)
+        return EodPlan([], [], live)
     if isinstance(first_open, str):
         first_open = date.fromisoformat(first_open)
     days = [first_open + timedelta(days=k) for k in range(1, (target - first_open).days + 1)]
@@ -101,6 +108,16 @@ def _worker(url: str, partitions: tuple[int, int], days: list[date]) -> int:
         engine.dispose()
 
 
+def _finish(engine: Engine, run_id: int, loan_days: int, status: str) -> None:
+    with UnitOfWork(engine) as uow:
+        uow.connection.execute(
+            update(eod_runs)
+            .where(eod_runs.c.run_id == run_id)
+            .values(finished_at=datetime.now().astimezone(), loan_days=loan_days, status=status)
+        )
+        uow.commit()
+
+
 def run_eod(
     engine: Engine,
     target: date,
@@ -123,31 +140,29 @@ def run_eod(
         ).inserted_primary_key
         uow.commit()
     assert run_id is not None
-    loan_days = 0
-    done = 0
-    if on_progress:
-        on_progress(0, len(work.chunks))
-    if workers <= 1 or len(work.chunks) <= 1:
-        for chunk in work.chunks:
-            loan_days += close_chunk(engine, chunk, work.days)
-            done += 1
-            if on_progress:
-                on_progress(done, len(work.chunks))
-    else:
-        url = engine.url.render_as_string(hide_password=False)
-        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-            futures = [pool.submit(_worker, url, chunk, work.days) for chunk in work.chunks]
-            for future in as_completed(futures):
-                loan_days += future.result()
+    try:
+        loan_days = 0
+        done = 0
+        if on_progress:
+            on_progress(0, len(work.chunks))
+        if workers <= 1 or len(work.chunks) <= 1:
+            for chunk in work.chunks:
+                loan_days += close_chunk(engine, chunk, work.days)
                 done += 1
                 if on_progress:
                     on_progress(done, len(work.chunks))
+        else:
+            url = engine.url.render_as_string(hide_password=False)
+            with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+                futures = [pool.submit(_worker, url, chunk, work.days) for chunk in work.chunks]
+                for future in as_completed(futures):
+                    loan_days += future.result()
+                    done += 1
+                    if on_progress:
+                        on_progress(done, len(work.chunks))
+    except BaseException:
+        _finish(engine, run_id[0], 0, "FAILED")
+        raise
     seconds = time.perf_counter() - started
-    with UnitOfWork(engine) as uow:
-        uow.connection.execute(
-            update(eod_runs)
-            .where(eod_runs.c.run_id == run_id[0])
-            .values(finished_at=datetime.now().astimezone(), loan_days=loan_days, status="DONE")
-        )
-        uow.commit()
+    _finish(engine, run_id[0], loan_days, "DONE")
     return EodSummary(target, len(work.days), len(work.chunks), loan_days, seconds, workers)
