@@ -174,12 +174,13 @@ def upgrade() -> None:
         sa.CheckConstraint(
             "principal_outstanding >= 0", name=op.f("ck_loans_principal_not_negative")
         ),
-        sa.PrimaryKeyConstraint("borrower_id", "loan_id", name=op.f("pk_loans")),
+        # Stored in borrower-hash partition order (see servicing/tables.py): the end-of-day
+        # chunks are partition ranges, so each touches contiguous pages.
+        sa.PrimaryKeyConstraint("partition_key", "borrower_id", "loan_id", name=op.f("pk_loans")),
+        sa.UniqueConstraint("borrower_id", "loan_id", name=op.f("uq_loans_borrower_id_loan_id")),
+        sqlite_with_rowid=False,
     )
     with op.batch_alter_table("loans", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_loans_eod", ["partition_key", "last_closed_business_date"], unique=False
-        )
         batch_op.create_index("ix_loans_loan_id", ["loan_id"], unique=False)
 
     op.create_table(
@@ -261,7 +262,6 @@ def downgrade() -> None:
     op.drop_table("outbox")
     with op.batch_alter_table("loans", schema=None) as batch_op:
         batch_op.drop_index("ix_loans_loan_id")
-        batch_op.drop_index("ix_loans_eod")
 
     op.drop_table("loans")
     op.drop_table("journal_entries")
