@@ -17,7 +17,7 @@ import time
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_
+from sqlalchemy import Engine, and_, select
 from sqlalchemy.orm import Session, foreign, registry, relationship
 
 from lendcore.batch.tables import bucket_snapshots, outbox
@@ -247,8 +247,10 @@ def run_naive(
     for offset in range(0, len(keys), commit_every):
         with Session(engine) as session:
             for key in keys[offset : offset + commit_every]:
-                loan = session.get(Loan, key)
-                assert loan is not None
+                borrower_id, loan_id = key
+                loan = session.scalars(
+                    select(Loan).where(Loan.borrower_id == borrower_id, Loan.loan_id == loan_id)
+                ).one()
                 for day in days:
                     closed += close_loan_day(session, loan, day, datetime.now().astimezone())
                 session.flush()
