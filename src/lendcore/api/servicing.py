@@ -14,7 +14,7 @@ from lendcore.kernel.clock import SystemClock
 from lendcore.kernel.errors import ErrorCode, ValidationError
 from lendcore.kernel.money import format_major, parse_major
 from lendcore.kernel.rates import parse_rate
-from lendcore.ledger.reconcile import reconcile
+from lendcore.ledger.reconcile import reconcile, reconciliation_document
 from lendcore.products.caps import RateCap
 from lendcore.schedule import DayCount, Method, PeriodUnit, ScheduleTerms, build_schedule, disclose
 from lendcore.schedule.report import schedule_document
@@ -153,20 +153,4 @@ def post_repayment(
 @router.get("/ledger/reconcile", summary="对账 / Reconciliation and trial balance")
 def get_reconcile(request: Request) -> dict[str, Any]:
     with request.app.state.engine.connect() as connection:
-        result = reconcile(connection)
-    return {
-        "ok": result.ok,
-        "loans_checked": result.loans_checked,
-        "ledger_mismatches": result.ledger_mismatches,
-        "schedule_mismatches": result.schedule_mismatches,
-        "trial_balance": [
-            {
-                "account": r.account,
-                "name_zh": r.name_zh,
-                "name_en": r.name_en,
-                "debit": format_major(r.debit),
-                "credit": format_major(r.credit),
-            }
-            for r in result.trial_balance
-        ],
-    }
+        return reconciliation_document(reconcile(connection))

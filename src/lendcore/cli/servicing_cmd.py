@@ -16,7 +16,7 @@ from lendcore.cli.common import app, console, print_json
 from lendcore.kernel.clock import SystemClock
 from lendcore.kernel.errors import ErrorCode, LendcoreError, ValidationError
 from lendcore.kernel.money import format_major, parse_major
-from lendcore.ledger.reconcile import reconcile
+from lendcore.ledger.reconcile import reconcile, reconciliation_document
 from lendcore.servicing.model import ORDER_STATUS, LoanState
 from lendcore.servicing.service import repay
 from lendcore.servicing.tables import instalments, loans
@@ -131,25 +131,7 @@ def ledger_reconcile(
     engine = _engine(database)
     with engine.connect() as connection:
         result = reconcile(connection)
-    document: dict[str, Any] = {
-        "ok": result.ok,
-        "loans_checked": result.loans_checked,
-        "ledger_mismatches": result.ledger_mismatches,
-        "schedule_mismatches": result.schedule_mismatches,
-        "trial_balance": [
-            {
-                "account": r.account,
-                "name_zh": r.name_zh,
-                "name_en": r.name_en,
-                "debit": format_major(r.debit),
-                "credit": format_major(r.credit),
-                "balance": format_major(r.balance),
-            }
-            for r in result.trial_balance
-        ],
-        "total_debit": format_major(result.total_debit),
-        "total_credit": format_major(result.total_credit),
-    }
+    document = reconciliation_document(result)
     if json_out:
         print_json(document)
     else:

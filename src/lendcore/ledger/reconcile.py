@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
+from lendcore.kernel.money import format_major
 from lendcore.ledger.accounts import CHART, LOAN_BALANCE_ACCOUNTS
 
 
@@ -110,3 +111,26 @@ def reconcile(connection: Connection, limit: int = 20) -> Reconciliation:
         schedule_mismatches=[dict(r._mapping) for r in connection.execute(text(schedule_sql))],
         trial_balance=trial_balance(connection),
     )
+
+
+def reconciliation_document(result: Reconciliation) -> dict[str, Any]:
+    """The reconciliation as JSON-ready data (CLI ``--json`` and the API share it)."""
+    return {
+        "ok": result.ok,
+        "loans_checked": result.loans_checked,
+        "ledger_mismatches": result.ledger_mismatches,
+        "schedule_mismatches": result.schedule_mismatches,
+        "trial_balance": [
+            {
+                "account": r.account,
+                "name_zh": r.name_zh,
+                "name_en": r.name_en,
+                "debit": format_major(r.debit),
+                "credit": format_major(r.credit),
+                "balance": format_major(r.balance),
+            }
+            for r in result.trial_balance
+        ],
+        "total_debit": format_major(result.total_debit),
+        "total_credit": format_major(result.total_credit),
+    }
