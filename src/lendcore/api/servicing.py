@@ -7,19 +7,17 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
 
 from lendcore.api.idempotency import run_idempotent
 from lendcore.kernel.clock import SystemClock
-from lendcore.kernel.errors import ErrorCode, ValidationError
-from lendcore.kernel.money import format_major, parse_major
+from lendcore.kernel.money import parse_major
 from lendcore.kernel.rates import parse_rate
 from lendcore.ledger.reconcile import reconcile, reconciliation_document
 from lendcore.products.caps import RateCap
 from lendcore.schedule import DayCount, Method, PeriodUnit, ScheduleTerms, build_schedule, disclose
 from lendcore.schedule.report import schedule_document
+from lendcore.servicing.queries import loan_document
 from lendcore.servicing.service import repay
-from lendcore.servicing.tables import instalments, loans
 from lendcore.store.db import UnitOfWork
 
 router = APIRouter(prefix="/api", tags=["servicing"])
@@ -78,42 +76,8 @@ def _json(value: Any) -> Any:
 
 @router.get("/loans/{loan_id}", summary="贷款 / A loan with its schedule")
 def get_loan(loan_id: int, request: Request) -> dict[str, Any]:
-    engine = request.app.state.engine
-    with engine.connect() as connection:
-        row = connection.execute(select(loans).where(loans.c.loan_id == loan_id)).first()
-        if row is None:
-            raise ValidationError(ErrorCode.UNKNOWN_LOAN, f"no loan {loan_id}")
-        rows = connection.execute(
-            select(instalments).where(instalments.c.loan_id == loan_id).order_by(instalments.c.seq)
-        ).all()
-    money = {
-        "principal",
-        "principal_outstanding",
-        "interest_receivable",
-        "fee_receivable",
-        "penalty_receivable",
-        "overpayment",
-        "accrued_interest",
-        "penalty_accrued",
-    }
-    loan = {
-        k: (format_major(v) if k in money else _json(v))
-        for k, v in row._mapping.items()
-        if k != "created_at"
-    }
-    loan["instalments"] = [
-        {
-            k: (
-                format_major(v)
-                if k.endswith(("_due", "_paid", "_posted")) and k != "due_date"
-                else _json(v)
-            )
-            for k, v in r._mapping.items()
-            if k not in ("borrower_id", "loan_id", "year_frac_num", "year_frac_den")
-        }
-        for r in rows
-    ]
-    return loan
+    with request.app.state.engine.connect() as connection:
+        return loan_document(connection, loan_id)
 
 
 @router.post(

@@ -4,22 +4,19 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from sqlalchemy import select
 
 from lendcore.batch.runner import run_eod
 from lendcore.cli.common import app, console, print_json
 from lendcore.kernel.clock import SystemClock
 from lendcore.kernel.errors import ErrorCode, LendcoreError, ValidationError
-from lendcore.kernel.money import format_major, parse_major
+from lendcore.kernel.money import parse_major
 from lendcore.ledger.reconcile import reconcile, reconciliation_document
-from lendcore.servicing.model import ORDER_STATUS, LoanState
+from lendcore.servicing.queries import loan_document
 from lendcore.servicing.service import repay
-from lendcore.servicing.tables import instalments, loans
 from lendcore.store.db import UnitOfWork, database_url, make_engine
 from lendcore.store.migrate import upgrade
 
@@ -166,52 +163,14 @@ def loan_show(
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """贷款详情与还款计划 / A loan's balances and its schedule with what is paid."""
-    engine = _engine(database)
-    with engine.connect() as connection:
-        row = connection.execute(select(loans).where(loans.c.loan_id == loan_id)).first()
-        if row is None:
-            raise ValidationError(ErrorCode.UNKNOWN_LOAN, f"no loan {loan_id}")
-        rows = connection.execute(
-            select(instalments).where(instalments.c.loan_id == loan_id).order_by(instalments.c.seq)
-        ).all()
-    loan: dict[str, Any] = dict(row._mapping)
-    money = (
-        "principal",
-        "principal_outstanding",
-        "interest_receivable",
-        "fee_receivable",
-        "penalty_receivable",
-        "overpayment",
-        "accrued_interest",
-        "penalty_accrued",
-    )
-    document = {
-        **{
-            k: (format_major(v) if k in money else (v.isoformat() if isinstance(v, date) else v))
-            for k, v in loan.items()
-            if k not in ("created_at",)
-        },
-        "order_status": ORDER_STATUS.get(LoanState(loan["state"]), loan["state"]),
-        "instalments": [
-            {
-                "seq": r.seq,
-                "due_date": r.due_date.isoformat() if isinstance(r.due_date, date) else r.due_date,
-                "principal_due": format_major(r.principal_due),
-                "interest_due": format_major(r.interest_due),
-                "fee_due": format_major(r.fee_due),
-                "principal_paid": format_major(r.principal_paid),
-                "interest_paid": format_major(r.interest_paid),
-                "fee_paid": format_major(r.fee_paid),
-            }
-            for r in rows
-        ],
-    }
+    with _engine(database).connect() as connection:
+        document = loan_document(connection, loan_id)
     if json_out:
         print_json(document)
         return
     console.print(
         f"贷款 Loan {loan_id} · {document['state']} ({document['order_status']}) · "
-        f"逾期天数 DPD {loan['days_past_due']} · {loan['bucket']} · "
+        f"逾期天数 DPD {document['days_past_due']} · {document['bucket']} · "
         f"剩余本金 principal {document['principal_outstanding']}"
     )
     table = Table()
