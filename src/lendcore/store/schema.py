@@ -3,7 +3,7 @@
 from lendcore.api import tables as api_tables
 from lendcore.batch import tables as batch_tables
 from lendcore.collections import tables as collections_tables
-from lendcore.decisioning import fraud_tables
+from lendcore.decisioning import decision_tables, fraud_tables
 from lendcore.funding import tables as funding_tables
 from lendcore.ledger import tables as ledger_tables
 from lendcore.onboarding import tables as onboarding_tables
@@ -14,6 +14,7 @@ __all__ = [
     "api_tables",
     "batch_tables",
     "collections_tables",
+    "decision_tables",
     "fraud_tables",
     "funding_tables",
     "ledger_tables",
