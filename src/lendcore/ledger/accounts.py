@@ -18,6 +18,7 @@ class Account(StrEnum):
     FEE_INCOME = "6021"
     PENALTY_INCOME = "6031"
     WRITE_OFF_EXPENSE = "6701"
+    CONCESSION_EXPENSE = "6702"
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ CHART: tuple[AccountInfo, ...] = (
     AccountInfo(Account.FEE_INCOME, "手续费收入", "Fee income", "income", "credit"),
     AccountInfo(Account.PENALTY_INCOME, "罚息收入", "Penalty income", "income", "credit"),
     AccountInfo(Account.WRITE_OFF_EXPENSE, "核销损失", "Write-off expense", "expense", "debit"),
+    AccountInfo(Account.CONCESSION_EXPENSE, "困难减免", "Hardship concessions", "expense", "debit"),
 )
 
 # Loan balance column -> the account that mirrors it, and the sign (+1: debit balance).
