@@ -5,6 +5,7 @@ from lendcore.batch import tables as batch_tables
 from lendcore.collections import tables as collections_tables
 from lendcore.decisioning import decision_tables, fraud_tables
 from lendcore.funding import tables as funding_tables
+from lendcore.hardship import tables as hardship_tables
 from lendcore.ledger import tables as ledger_tables
 from lendcore.onboarding import tables as onboarding_tables
 from lendcore.servicing import tables as servicing_tables
@@ -17,6 +18,7 @@ __all__ = [
     "decision_tables",
     "fraud_tables",
     "funding_tables",
+    "hardship_tables",
     "ledger_tables",
     "metadata",
     "onboarding_tables",
