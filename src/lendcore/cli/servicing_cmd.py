@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -110,6 +110,14 @@ def eod(
         "loans_per_second": round(summary.loans_per_second, 1),
         "workers": workers,
     }
+    if shard == "0/1":  # after the whole day is closed (once, not per shard): hardship plans
+        from lendcore.hardship.service import check_plans
+
+        with UnitOfWork(engine) as uow:
+            document["hardship_plans"] = check_plans(
+                uow, target + timedelta(days=1), SystemClock().now()
+            )
+            uow.commit()
     if json_out:
         print_json(document)
     else:
