@@ -1,5 +1,8 @@
 """The decision policies (policies/decision/*.json) on the zen engine: every admission rule at its
-boundary, outcome precedence, tiers and limits, hot reload and replay by version hash."""
+boundary, outcome precedence, tiers and limits, hot reload and replay by version hash.
+
+The policies read the model's score and PD from the context; these tests set them directly (the
+scoring itself is tested in tests/unit/decisioning)."""
 
 import copy
 import hashlib
@@ -13,6 +16,7 @@ import pytest
 from lendcore.decisioning.decide import Outcome, decide, evaluate_policies
 from lendcore.decisioning.policy import PolicyEngine, PolicyStore
 from lendcore.decisioning.rules import build_context, parse_application
+from lendcore.decisioning.scorecard import SCALING
 from lendcore.kernel.errors import ErrorCode, LendcoreError
 from lendcore.products.loader import load_products, policies_dir
 
@@ -35,8 +39,9 @@ APPLICATION = {
     },
     "bureau": {"applications_90d": 2, "court_enforcements": 0},
     "device": {"device_id": "dev-1", "ip": "10.1.2.3", "is_proxy": False},
-    "credit_profile": {"credit_history": "existing_paid_duly", "pd": 0.08, "score": 560},
+    "credit_profile": {"credit_history": "existing_paid_duly"},
 }
+PD = 0.08  # band A
 
 
 @pytest.fixture(scope="module")
@@ -59,10 +64,17 @@ def application(**changes):
     return body
 
 
-def run(engine, body=None, counts=None, **context_args):
+def context_of(body=None, day=DAY, pd=PD, **context_args):
+    """The rule context with the model's PD (and a score on the card's scale) given directly."""
     parsed = parse_application(body or APPLICATION, PRODUCTS)
-    context = build_context(parsed, DAY, identifier_counts=counts, **context_args)
-    return evaluate_policies(engine, context)
+    score = None if pd is None else round(SCALING.score_from_pd(pd))
+    return build_context(parsed, day, score=score, pd=pd, **context_args)
+
+
+def run(engine, body=None, counts=None, pd=PD, **context_args):
+    return evaluate_policies(
+        engine, context_of(body, pd=pd, identifier_counts=counts, **context_args)
+    )
 
 
 def codes(decision):
@@ -87,8 +99,7 @@ def test_age_is_counted_on_the_decision_date_not_today(engine):
     # Born 2008-03-02: 17 on 2026-03-01, 18 the next day.
     body = application(**{"applicant.birth_date": "2008-03-02"})
     assert "AGE_OUT_OF_RANGE" in codes(run(engine, body))
-    parsed = parse_application(body, PRODUCTS)
-    later = evaluate_policies(engine, build_context(parsed, date(2026, 3, 2)))
+    later = evaluate_policies(engine, context_of(body, date(2026, 3, 2)))
     assert "AGE_OUT_OF_RANGE" not in codes(later)
 
 
@@ -181,7 +192,7 @@ def test_a_thin_file_goes_to_review(engine):
     ],
 )
 def test_score_bands_drive_review_and_rejection(engine, pd, expected):
-    decision = run(engine, application(**{"credit_profile.pd": pd}))
+    decision = run(engine, pd=pd)
     assert codes(decision) == expected
 
 
@@ -215,21 +226,17 @@ def test_review_outranks_approval(engine):
 )
 def test_tier_combines_segment_and_score_band(engine, employment, insured, pd, segment, band, tier):
     body = application(
-        **{
-            "applicant.employment": employment,
-            "applicant.social_insurance": insured,
-            "credit_profile.pd": pd,
-        }
+        **{"applicant.employment": employment, "applicant.social_insurance": insured}
     )
-    decision = run(engine, body)
+    decision = run(engine, body, pd=pd)
     assert (decision.segment, decision.score_band, decision.tier) == (segment, band, tier)
 
 
 def test_a_low_score_starts_on_the_small_product(engine):
     decision = decide(
         engine,
-        parse_application(application(**{"credit_profile.pd": 0.40}), PRODUCTS),
-        build_context(parse_application(application(**{"credit_profile.pd": 0.40}), PRODUCTS), DAY),
+        parse_application(APPLICATION, PRODUCTS),
+        context_of(pd=0.40),
         PRODUCTS,
         start=DAY,
     )
@@ -275,8 +282,7 @@ def test_an_edited_policy_takes_effect_without_restart_and_the_old_version_repla
     old, new = before.versions["admission"], after.versions["admission"]
     assert old != new
     assert new == hashlib.sha256((directory / "admission.json").read_bytes()).hexdigest()
-    context = build_context(parse_application(body, PRODUCTS), DAY)
-    replayed = evaluate_policies(engine, context, versions=before.versions)
+    replayed = evaluate_policies(engine, context_of(body), versions=before.versions)
     assert replayed.outcome is Outcome.APPROVE and replayed.versions == before.versions
 
 
@@ -289,12 +295,7 @@ def test_a_restarted_process_replays_an_old_version_from_the_version_store(edita
     assert hashlib.sha256(stored.read_bytes()).hexdigest() == first
     result = fresh.evaluate(
         "admission",
-        {
-            **build_context(
-                parse_application(application(**{"bureau.applications_90d": 9}), PRODUCTS), DAY
-            ),
-            "score_band": "A",
-        },
+        {**context_of(application(**{"bureau.applications_90d": 9})), "score_band": "A"},
         version=first,
     )
     assert result.result["outcome"] == "APPROVE" and result.version == first

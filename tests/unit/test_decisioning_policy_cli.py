@@ -26,7 +26,21 @@ APPLICATION = {
     },
     "bureau": {"applications_90d": 2, "court_enforcements": 0},
     "device": {"device_id": "dev-1", "ip": "10.1.2.3", "is_proxy": False},
-    "credit_profile": {"credit_history": "existing_paid_duly", "pd": 0.08, "score": 560},
+    # A good file on the shipped card (score 625, PD 0.8%: band A).
+    "credit_profile": {
+        "checking_status": "none",
+        "duration_months": 12,
+        "credit_history": "existing_paid_duly",
+        "purpose": "car_used",
+        "credit_amount": 2000,
+        "savings": "ge_1000",
+        "employment_since": "ge_7y",
+        "installment_rate": 2,
+        "property": "real_estate",
+        "age_years": 36,
+        "other_installment_plans": "none",
+        "housing": "own",
+    },
 }
 
 
@@ -56,7 +70,9 @@ def test_decide_prints_outcome_reasons_tier_offer_versions_and_trace(decide, tmp
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)
     assert {"outcome", "reasons", "tier", "offer", "policy_versions", "trace"} <= set(document)
+    assert {"score", "pd", "model_version", "arm"} <= set(document)
     assert document["outcome"] == "APPROVE"
+    assert document["decision_id"] is None  # a what-if: nothing recorded without --store
     assert document["offer"]["amount"] == "50000.00"
     assert set(document["policy_versions"]) == {"tier", "admission", "limits"}
     for digest in document["policy_versions"].values():
@@ -89,3 +105,11 @@ def test_input_that_is_not_json_exits_2(decide):
     result = decide("{not json")
     assert result.returncode == 2
     assert "INVALID_APPLICATION" in result.stderr
+
+
+def test_the_score_comes_from_the_model_not_from_the_body(decide):
+    body = copy.deepcopy(APPLICATION)
+    body["credit_profile"]["score"] = 900
+    result = decide(body)
+    assert result.returncode == 2
+    assert "INVALID_APPLICATION" in result.stderr and "score" in result.stderr

@@ -1,5 +1,5 @@
-"""``lendcore decide`` (an application on stdin through the decision policies) and
-``lendcore fraud rings`` (the batch ring finder)."""
+"""``lendcore decide`` (an application on stdin through the model and the decision policies;
+``--store`` records it) and ``lendcore fraud rings`` (the batch ring finder)."""
 
 from __future__ import annotations
 
@@ -14,20 +14,21 @@ import typer
 from rich.table import Table
 
 from lendcore.cli.common import app, console, print_json
-from lendcore.decisioning.decide import Decision, Outcome, decide
+from lendcore.decisioning.decide import Outcome
+from lendcore.decisioning.documents import response_document
 from lendcore.decisioning.fraud import (
     HUB_DEGREES,
     HashIdentifier,
     IndexRow,
     InMemoryBlacklist,
-    SandboxIpReputation,
     find_rings,
     identifiers_of,
     keyed_hasher,
     sha256_hasher,
 )
 from lendcore.decisioning.policy import PolicyEngine, PolicyStore
-from lendcore.decisioning.rules import build_context, parse_application
+from lendcore.decisioning.scoring import ModelRegistry
+from lendcore.decisioning.service import DecisionService, Facts, production_hasher
 from lendcore.kernel.clock import DEFAULT_TIMEZONE, FixedClock, SystemClock
 from lendcore.kernel.errors import ErrorCode, ValidationError
 from lendcore.products.loader import load_products
@@ -55,8 +56,10 @@ def _moment(text: str | None) -> datetime:
     return moment
 
 
-def _hasher(key_file: Path | None) -> HashIdentifier:
+def _hasher(key_file: Path | None, store: bool = False) -> HashIdentifier:
     if key_file is None:
+        if store:  # the database's index and blacklist are keyed with the local key file
+            return production_hasher()
         return sha256_hasher()  # sandbox: a fixed salt, not a secret
     from lendcore.privacy.keys import LocalKeyFileProvider
 
@@ -108,29 +111,81 @@ def decide_cmd(
     policies: Path = typer.Option(
         None, help="决策策略目录 policy directory (default: policies/decision)"
     ),
+    models: Path = typer.Option(
+        None, help="模型目录 models directory (default: $LENDCORE_MODELS_DIR, ./models)"
+    ),
     pin: list[str] = typer.Option(
         None, "--pin", help="回放 replay: pin a policy version, key=hash (repeatable)"
     ),
     index_db: str = typer.Option(
         None, help="标识索引数据库 database URL of the identifier index (default: not consulted)"
     ),
-    application_id: int = typer.Option(0, help="申请编号 this application's id in the index"),
+    application_id: int = typer.Option(
+        None, help="申请编号 application id (arm draw, index); default: 0, or a new id with --store"
+    ),
     blacklist: Path = typer.Option(None, help="黑名单文件 blacklist file, one kind:value a line"),
-    key_file: Path = typer.Option(None, help="blind-index key file (default: sandbox salt)"),
+    key_file: Path = typer.Option(
+        None,
+        help="blind-index key file (default: sandbox salt; with --store the local key file "
+        "$LENDCORE_KEY_FILE or var/keys/)",
+    ),
     trace: bool = typer.Option(True, "--trace/--no-trace", help="include the rule trace"),
+    store: bool = typer.Option(
+        False,
+        "--store",
+        help="记录决策 decide against the database (index, blacklist) and record the decision",
+    ),
+    database_url: str = typer.Option(
+        None, help="数据库 database URL for --store (default: LENDCORE_DATABASE_URL)"
+    ),
 ) -> None:
     """申请决策（从标准输入读取申请JSON） / Decide an application read as JSON from stdin."""
     body = _read_application()
-    products = load_products()
-    application = parse_application(body, products)
     moment = _moment(at)
-    decision_date = moment.astimezone(ZoneInfo(DEFAULT_TIMEZONE)).date()
-    hasher = _hasher(key_file)
-    applicant_key, identifiers = identifiers_of(application, hasher)
+    service = DecisionService(
+        PolicyEngine(PolicyStore(directory=policies)),
+        load_products(),
+        ModelRegistry(models),
+        _hasher(key_file, store),
+        clock=FixedClock(moment),
+    )
+    if store:
+        if blacklist is not None or index_db or pin:
+            raise ValidationError(
+                ErrorCode.INVALID_ARGUMENT,
+                "--store decides against the database: drop --blacklist, --index-db and --pin",
+            )
+        document = _decide_and_store(service, body, database_url, application_id)
+        if not trace:
+            document.pop("trace", None)
+    else:
+        document = _decide_only(
+            service, body, moment, application_id or 0, index_db, blacklist, _pins(pin), trace
+        )
+    if json_out:
+        print_json(document)
+    else:
+        show_decision(document)
+
+
+def _decide_only(
+    service: DecisionService,
+    body: Any,
+    moment: datetime,
+    application_id: int,
+    index_db: str | None,
+    blacklist: Path | None,
+    pins: dict[str, str],
+    trace: bool,
+) -> dict[str, Any]:
+    """A what-if: decide without recording anything."""
+    application = service.validate(body)
+    applicant_key, identifiers = identifiers_of(application, service.hasher)
     counts = None
     hit = None
     if blacklist is not None:
-        hit = InMemoryBlacklist.of(hasher, _blacklist_entries(blacklist)).first_hit(identifiers)
+        entries = _blacklist_entries(blacklist)
+        hit = InMemoryBlacklist.of(service.hasher, entries).first_hit(identifiers)
     if index_db:
         from lendcore.decisioning.fraud_tables import DatabaseBlacklist, identifier_counts_db
         from lendcore.store.db import make_engine
@@ -144,58 +199,89 @@ def decide_cmd(
                 at=moment,
             )
             hit = hit or DatabaseBlacklist(connection).first_hit(identifiers)
-    verdict = SandboxIpReputation().check(application.device.ip)
-    context = build_context(
+    verdict = service.ip_reputation.check(application.device.ip)
+    facts = Facts(counts, hit.kind if hit else None, str(verdict.risk), counts is not None)
+    evaluation = service.evaluate(
         application,
-        decision_date,
-        identifier_counts=counts,
-        blacklist_identifier=hit.kind if hit else None,
-        ip_risk=str(verdict.risk),
-        fraud_checked=counts is not None,
-    )
-    engine = PolicyEngine(PolicyStore(directory=policies))
-    decision = decide(
-        engine,
-        application,
-        context,
-        products,
-        start=decision_date,
-        versions=_pins(pin),
+        application_id=application_id,
+        at=moment,
+        facts=facts,
+        versions=pins,
         trace=trace,
     )
-    document = {"decision_date": decision_date.isoformat(), **decision.to_dict()}
-    if not trace:
-        document.pop("trace")
-    if json_out:
-        print_json(document)
-    else:
-        _show(decision)
-
-
-def _show(decision: Decision) -> None:
-    colour = _COLOURS[decision.outcome]
-    policy = decision.policy
-    console.print(
-        f"结果 outcome: [{colour}]{decision.outcome}[/]  ·  等级 tier {policy.tier} "
-        f"({policy.segment}, band {policy.score_band})"
+    document = response_document(
+        evaluation.decision,
+        evaluation.scoring.acted,
+        decision_id=None,
+        application_id=application_id,
     )
-    if decision.reasons:
+    document["decision_date"] = evaluation.decision_date.isoformat()
+    document["shadow"] = [s.to_dict() for s in evaluation.scoring.shadow]
+    if trace:
+        document["trace"] = evaluation.decision.policy.trace
+    return document
+
+
+def _decide_and_store(
+    service: DecisionService, body: Any, database_url: str | None, application_id: int | None
+) -> dict[str, Any]:
+    from lendcore.cli.audit_cmd import open_engine
+    from lendcore.decisioning.service import get_decision
+    from lendcore.store.db import UnitOfWork
+
+    engine = open_engine(database_url)
+    try:
+        with UnitOfWork(engine) as uow:
+            response = service.decide(uow, body, channel="cli", application_id=application_id)
+            uow.commit()
+        with engine.connect() as connection:
+            recorded = get_decision(connection, int(response["decision_id"]))
+    finally:
+        engine.dispose()
+    return {**response, "decision_date": recorded["decision_date"], "trace": recorded["trace"]}
+
+
+def show_decision(document: dict[str, Any]) -> None:
+    """A decision document (from ``decide``, ``decision show`` or a replay) for people."""
+    outcome = Outcome(document["outcome"])
+    colour = _COLOURS[outcome]
+    recorded = (
+        f"决策 decision {document['decision_id']}  ·  " if document.get("decision_id") else ""
+    )
+    console.print(
+        f"{recorded}结果 outcome: [{colour}]{outcome}[/]  ·  等级 tier {document['tier']} "
+        f"({document['segment']}, band {document['score_band']})"
+    )
+    console.print(
+        f"评分 score {document['score']}  ·  违约概率 PD {document['pd']:.4f}  ·  "
+        f"模型 model {document['model_kind']} {document['model_version'][:12]} "
+        f"(arm {document['arm']})",
+        highlight=False,
+    )
+    if document["reasons"]:
         table = Table(title="原因 Reasons")
-        for column in ("代码 Code", "结果 Outcome", "说明", "Message"):
+        for column in ("代码 Code", "来源 Source", "结果 Outcome", "说明", "Message"):
             table.add_column(column)
-        for reason in decision.reasons:
-            table.add_row(reason.code, str(reason.outcome), reason.message_zh, reason.message_en)
+        for reason in document["reasons"]:
+            table.add_row(
+                reason["code"],
+                reason["source"],
+                reason["outcome"] or "",
+                reason["message_zh"],
+                reason["message_en"],
+            )
         console.print(table)
-    if decision.offer is not None:
-        offer = decision.offer.to_dict()
+    offer = document.get("offer")
+    if offer is not None:
         console.print(
             f"报价 offer: {offer['product']} {offer['amount']} × {offer['term']} {offer['term_unit']}"
             f" @ {offer['annual_rate']} (IRR {offer['apr_irr']} ≤ cap {offer['cap']}), "
-            f"额度 limit {offer['credit_limit']}, 上限 tier max {offer['tier_max']}"
+            f"额度 limit {offer['limit']}, 上限 tier max {offer['tier_max']}"
         )
-    if decision.refusal is not None:
-        console.print(f"[bold red]无报价 no offer[/]: {decision.refusal.message}")
-    versions = ", ".join(f"{k} {v[:12]}" for k, v in policy.versions.items())
+    refused = document.get("offer_refused")
+    if refused is not None:
+        console.print(f"[bold red]无报价 no offer[/]: {refused['message']}")
+    versions = ", ".join(f"{k} {v[:12]}" for k, v in document["policy_versions"].items())
     console.print(f"策略版本 policy versions: {versions}")
 
 

@@ -10,6 +10,7 @@ from lendcore.cli import (  # noqa: F401
     audit_cmd,
     collections_cmd,
     decide_cmd,
+    decision_cmd,
     demo_cmd,
     model_cmd,
     schedule_cmd,

@@ -11,14 +11,36 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from lendcore.decisioning.policy import PolicyEngine, compact_trace
 from lendcore.decisioning.pricing import LimitTerms, OfferRefused, PricedOffer, make_offer
-from lendcore.decisioning.rules import Application, limits_context, tier_context
+from lendcore.decisioning.rules import limits_context, tier_context
 from lendcore.kernel.errors import ErrorCode, ValidationError
 from lendcore.products.caps import RateCap
 from lendcore.products.loader import LoadedProduct
+
+
+class Requested(Protocol):
+    """What the offer is priced from: the product, amount (fen) and term applied for. An
+    :class:`~lendcore.decisioning.rules.Application` is one; a replay passes the recorded
+    values."""
+
+    @property
+    def product(self) -> str: ...
+
+    @property
+    def amount(self) -> int: ...
+
+    @property
+    def term(self) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RequestedTerms:
+    product: str
+    amount: int
+    term: int
 
 
 class Outcome(StrEnum):
@@ -172,7 +194,7 @@ class Decision:
 
 def decide(
     engine: PolicyEngine,
-    application: Application,
+    application: Requested,
     context: Mapping[str, Any],
     products: Mapping[str, LoadedProduct],
     *,

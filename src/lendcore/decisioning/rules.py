@@ -10,10 +10,16 @@ policy is linted against: a decision-table column naming a field outside it is r
 
 Amounts in the context are yuan as JSON numbers, for comparisons in rules only; money that leaves
 the policies (limits) comes back as exact decimal strings.
+
+``score`` and ``pd`` come from the credit model (:mod:`lendcore.decisioning.scoring` scores the
+``credit_profile``); a body cannot bring its own score. The ``credit_profile`` is checked against
+the model vocabulary (:data:`lendcore.decisioning.data.CHARACTERISTICS`): an unknown key or an
+unknown category code is refused rather than silently scored as missing.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection, Mapping
 from datetime import date
 from decimal import Decimal
@@ -21,11 +27,21 @@ from enum import StrEnum
 from ipaddress import ip_address
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 from pydantic import ValidationError as SchemaError
 
-from lendcore.kernel.errors import ErrorCode, ValidationError
-from lendcore.kernel.money import parse_major, to_major
+from lendcore.decisioning.data import CHARACTERISTICS
+from lendcore.kernel.errors import ErrorCode, LendcoreError, ValidationError
+from lendcore.kernel.money import format_major, parse_major, to_major
 
 IDENTIFIER_KINDS = ("id_number", "phone", "device_id", "ip", "bank_card")
 WINDOWS = ("24h", "7d", "90d")
@@ -48,13 +64,30 @@ def _fen(value: Any) -> int:
         raise ValueError("write amounts as strings, e.g. '5000.00' (a float is not exact)")
     if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
         raise ValueError("an amount in yuan, e.g. '5000.00'")
-    fen = parse_major(value)
+    try:
+        fen = parse_major(value)
+    except LendcoreError as exc:  # a pydantic validator reports ValueError, not domain errors
+        raise ValueError(exc.message) from None
     if fen <= 0:
         raise ValueError("must be positive")
     return fen
 
 
-Fen = Annotated[int, BeforeValidator(_fen)]
+# Integer fen inside; a yuan string ("5000.00") in JSON both ways, so a dumped body re-parses to
+# the same amount.
+Fen = Annotated[
+    int,
+    BeforeValidator(_fen),
+    PlainSerializer(format_major, return_type=str, when_used="json"),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^\d{1,12}(\.\d{1,2})?$",
+            "examples": ["5000.00"],
+            "description": "yuan as a decimal string (integer fen inside; never a float)",
+        }
+    ),
+]
 
 
 class _Strict(BaseModel):
@@ -62,17 +95,41 @@ class _Strict(BaseModel):
 
 
 class Applicant(_Strict):
-    id_number: str = Field(min_length=6, max_length=32)
-    phone: str = Field(min_length=5, max_length=32)
-    birth_date: date | None = None
-    age: int | None = Field(default=None, ge=0, le=150)
-    # Six-digit administrative division code (GB/T 2260), e.g. 110105; the province is its
-    # first two digits.
-    region: str = Field(pattern=r"^\d{6}$")
-    employment: Employment
-    social_insurance: bool = False  # has a social-insurance contribution record (社保记录)
-    monthly_income: Fen
-    bank_card: str | None = Field(default=None, min_length=8, max_length=32)
+    id_number: str = Field(
+        min_length=6,
+        max_length=32,
+        description="身份证号 resident ID number; stored only as a blind index and masked",
+        examples=["110101199003071234"],
+    )
+    phone: str = Field(
+        min_length=5,
+        max_length=32,
+        description="手机号 mobile number; stored only as a blind index and masked",
+        examples=["13812341234"],
+    )
+    birth_date: date | None = Field(
+        default=None, description="出生日期 birth date (give this or age); age is counted on it"
+    )
+    age: int | None = Field(
+        default=None, ge=0, le=150, description="年龄 completed years (when no birth_date)"
+    )
+    region: str = Field(
+        pattern=r"^\d{6}$",
+        description="所在地区 six-digit administrative division code (GB/T 2260); the province "
+        "is its first two digits",
+        examples=["110105"],
+    )
+    employment: Employment = Field(description="职业 what the applicant does (tier segment)")
+    social_insurance: bool = Field(
+        default=False, description="社保记录 has a social-insurance contribution record"
+    )
+    monthly_income: Fen = Field(description="月收入 monthly income in yuan")
+    bank_card: str | None = Field(
+        default=None,
+        min_length=8,
+        max_length=32,
+        description="银行卡号 disbursement card; stored only as a blind index and masked",
+    )
 
     @model_validator(mode="after")
     def _age_or_birth_date(self) -> Applicant:
@@ -82,14 +139,18 @@ class Applicant(_Strict):
 
 
 class Bureau(_Strict):
-    applications_90d: int = Field(ge=0)  # lending applications in the last 3 months (多头)
-    court_enforcements: int = Field(ge=0)  # court enforcement records (被执行人)
+    applications_90d: int = Field(
+        ge=0, description="多头 lending applications in the last 3 months (credit bureau)"
+    )
+    court_enforcements: int = Field(ge=0, description="被执行人 court enforcement records")
 
 
 class Device(_Strict):
-    device_id: str = Field(min_length=1, max_length=128)
-    ip: str
-    is_proxy: bool = False  # the client's own proxy/VPN detection
+    device_id: str = Field(
+        min_length=1, max_length=128, description="设备号 the client's device fingerprint"
+    )
+    ip: str = Field(description="IP地址 the applicant's IPv4/IPv6 address", examples=["10.1.2.3"])
+    is_proxy: bool = Field(default=False, description="代理/VPN the client's own detection")
 
     @model_validator(mode="after")
     def _ip_is_an_address(self) -> Device:
@@ -100,14 +161,68 @@ class Device(_Strict):
         return self
 
 
+def _profile_schema() -> dict[str, Any]:
+    properties: dict[str, Any] = {}
+    for c in CHARACTERISTICS:
+        described = {"description": f"{c.label_zh} {c.label_en} (reason code {c.code})"}
+        if c.kind == "categorical":
+            properties[c.name] = {"enum": [*c.codes, None], **described}
+        else:
+            properties[c.name] = {"type": ["number", "null"], **described}
+    return {
+        "type": "object",
+        "properties": properties,
+        "additionalProperties": False,
+        "description": "信用档案 the scorecard's characteristics (docs/concepts/"
+        "decisioning-models.md); an absent or null characteristic scores the neutral missing bin",
+    }
+
+
+_CHARACTERISTICS = {c.name: c for c in CHARACTERISTICS}
+
+
+def _check_profile(value: Any) -> Any:
+    if not isinstance(value, Mapping):
+        return value  # pydantic's dict check reports it
+    for name, item in value.items():
+        characteristic = _CHARACTERISTICS.get(name)
+        if characteristic is None:
+            raise ValueError(f"unknown characteristic {name!r}")
+        if item is None:
+            continue
+        if characteristic.kind == "categorical":
+            if not isinstance(item, str) or item not in characteristic.codes:
+                raise ValueError(f"{name}: one of {', '.join(characteristic.codes)}")
+        elif (
+            isinstance(item, bool)
+            or not isinstance(item, int | float | Decimal)
+            or not math.isfinite(item)
+        ):
+            raise ValueError(f"{name}: a finite number")
+    return value
+
+
+CreditProfile = Annotated[
+    dict[str, Any], BeforeValidator(_check_profile), WithJsonSchema(_profile_schema())
+]
+
+
 class Application(_Strict):
-    product: str
-    amount: Fen
-    term: int = Field(ge=1, le=1200)
+    product: str = Field(
+        description="申请产品 product code (policies/products)", examples=["consumer_instalment"]
+    )
+    amount: Fen = Field(description="申请金额 amount applied for, yuan")
+    term: int = Field(ge=1, le=1200, description="期限 term in the product's period unit")
     applicant: Applicant
     bureau: Bureau
     device: Device
-    credit_profile: dict[str, Any] = Field(default_factory=dict)
+    credit_profile: CreditProfile = Field(default_factory=dict)
+
+    @field_validator("credit_profile", mode="after")
+    @classmethod
+    def _drop_nulls(cls, value: dict[str, Any]) -> dict[str, Any]:
+        # null and absent score the same (the missing bin): keep one spelling in the record
+        return {k: v for k, v in value.items() if v is not None}
 
 
 def parse_application(body: Mapping[str, Any], known_products: Collection[str]) -> Application:
@@ -178,9 +293,12 @@ def build_context(
     blacklist_identifier: str | None = None,
     ip_risk: str | None = None,
     fraud_checked: bool = False,
+    score: float | None = None,
+    pd: float | None = None,
 ) -> dict[str, Any]:
-    """The facts the admission policy reads. ``score``/``pd`` are taken from the credit profile
-    until the scoring model is wired in; ``score_band`` is filled from the tier policy."""
+    """The facts the admission policy reads. ``score``/``pd`` are the credit model's (None when
+    unscored: the policies refer that to review); ``score_band`` is filled from the tier
+    policy."""
     applicant = application.applicant
     profile = application.credit_profile
     counts = empty_identifier_counts()
@@ -216,8 +334,8 @@ def build_context(
             "has_credit_history": profile.get("credit_history") is not None,
             "characteristics": sum(1 for v in profile.values() if v is not None),
         },
-        "score": _number(profile.get("score"), "credit_profile.score"),
-        "pd": _probability(profile.get("pd")),
+        "score": _number(score, "score"),
+        "pd": _probability(pd),
         "score_band": None,
     }
 
@@ -233,12 +351,10 @@ def _number(value: Any, field: str) -> float | None:
 
 
 def _probability(value: Any) -> float | None:
-    pd = _number(value, "credit_profile.pd")
+    pd = _number(value, "pd")
     if pd is not None and not 0 <= pd <= 1:
         raise ValidationError(
-            ErrorCode.INVALID_APPLICATION,
-            "credit_profile.pd: a probability between 0 and 1",
-            {"field": "credit_profile.pd"},
+            ErrorCode.INVALID_APPLICATION, "pd: a probability between 0 and 1", {"field": "pd"}
         )
     return pd
 

@@ -1,0 +1,274 @@
+"""Decision endpoints: decide an application synchronously, read and replay a decision, the
+manual-review queue and verdicts, blacklist management.
+
+Every domain error of these endpoints is a 4xx with the uniform body: bad input (missing
+fields, age -1, unknown product) is 422 and stores nothing; an unknown decision or blacklist entry
+is 404; a second verdict, a verdict on a decision that is not under review, or listing an
+identifier twice is 409. POSTs that write take an Idempotency-Key (the stored response is
+replayed for a retry with the same body).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Header, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from lendcore.api.errors import error_body
+from lendcore.api.idempotency import run_idempotent
+from lendcore.decisioning.reviews import Verdict
+from lendcore.decisioning.rules import IDENTIFIER_KINDS, Application
+from lendcore.decisioning.service import DecisionService, default_service
+from lendcore.kernel.errors import ErrorCode, LendcoreError
+from lendcore.store.db import UnitOfWork
+
+router = APIRouter(prefix="/api", tags=["decisioning"])
+_BUILDING = threading.Lock()
+IdempotencyKey = Annotated[
+    str | None,
+    Header(alias="Idempotency-Key", max_length=64, description="required on POSTs that write"),
+]
+_STATUS = {
+    ErrorCode.UNKNOWN_DECISION: 404,
+    ErrorCode.UNKNOWN_BLACKLIST_ENTRY: 404,
+    ErrorCode.NOT_UNDER_REVIEW: 409,
+    ErrorCode.VERDICT_ALREADY_RECORDED: 409,
+    ErrorCode.BLACKLIST_ENTRY_EXISTS: 409,
+}
+_DECISION_EXAMPLE = {
+    "product": "consumer_instalment",
+    "amount": "50000.00",
+    "term": 12,
+    "applicant": {
+        "id_number": "110101199003071234",
+        "phone": "13812341234",
+        "birth_date": "1990-03-07",
+        "region": "110105",
+        "employment": "private_employee",
+        "social_insurance": True,
+        "monthly_income": "15000.00",
+    },
+    "bureau": {"applications_90d": 2, "court_enforcements": 0},
+    "device": {"device_id": "dev-1", "ip": "10.1.2.3", "is_proxy": False},
+    "credit_profile": {
+        "checking_status": "none",
+        "duration_months": 12,
+        "credit_history": "existing_paid_duly",
+        "savings": "ge_1000",
+    },
+}
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class VerdictBody(_Body):
+    operator: str = Field(min_length=1, max_length=64, description="审核员 the operator's id")
+    verdict: Verdict = Field(description="审核结论 APPROVE or REJECT")
+    note: str = Field("", max_length=500, description="审核意见 the operator's note")
+
+
+class BlacklistEntryBody(_Body):
+    kind: str = Field(description=f"标识类型 one of {', '.join(IDENTIFIER_KINDS)}")
+    value: str = Field(
+        min_length=1, max_length=128, description="标识值 the identifier (never stored in clear)"
+    )
+    reason: str = Field(min_length=1, max_length=200, description="原因 why it is listed")
+    source: str = Field(
+        "internal", min_length=1, max_length=40, description="来源 internal, court list, partner"
+    )
+
+
+class BlacklistRemovalBody(_Body):
+    kind: str = Field(description=f"标识类型 one of {', '.join(IDENTIFIER_KINDS)}")
+    value: str | None = Field(None, min_length=1, max_length=128, description="the identifier")
+    identifier_hash: str | None = Field(
+        None, min_length=64, max_length=64, description="or its hash, as the list shows it"
+    )
+
+    @model_validator(mode="after")
+    def _one_name(self) -> BlacklistRemovalBody:
+        if (self.value is None) == (self.identifier_hash is None):
+            raise ValueError("give value or identifier_hash (exactly one)")
+        return self
+
+
+def service(request: Request) -> DecisionService:
+    """The app's decision service (tests set ``app.state.decisions``), built once: loading the
+    models takes a second or two, which the first request pays, once."""
+    existing = getattr(request.app.state, "decisions", None)
+    if isinstance(existing, DecisionService):
+        return existing
+    with _BUILDING:  # endpoints run in a thread pool: two first requests build one service
+        existing = getattr(request.app.state, "decisions", None)
+        if not isinstance(existing, DecisionService):
+            existing = default_service()
+            request.app.state.decisions = existing
+    return existing
+
+
+def _error(exc: LendcoreError) -> JSONResponse:
+    return JSONResponse(
+        error_body(str(exc.code), exc.message, exc.details), _STATUS.get(exc.code, 422)
+    )
+
+
+def _domain(work: Any) -> tuple[int, Any]:
+    """Run ``work``; a domain error becomes its (status, error body). Only used where the error
+    is raised before anything is written (a stored error response must not commit writes)."""
+    try:
+        return 200, work()
+    except LendcoreError as exc:
+        response = _error(exc)
+        return response.status_code, json.loads(bytes(response.body))
+
+
+@router.post(
+    "/decisions",
+    status_code=201,
+    summary="申请决策（同步） / Decide an application (synchronous; Idempotency-Key required)",
+    responses={
+        201: {"description": "the decision: outcome, reasons, score, PD, tier, offer, versions"},
+        422: {"description": "bad request (nothing stored), with the field"},
+    },
+)
+def post_decision(
+    request: Request,
+    body: Annotated[Application, Body(openapi_examples={"clean": {"value": _DECISION_EXAMPLE}})],
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    decisions = service(request)
+    try:
+        application = decisions.validate(body)  # the unknown product, before any key is stored
+    except LendcoreError as exc:
+        return _error(exc)
+
+    def work(uow: UnitOfWork) -> tuple[int, Any]:
+        return 201, decisions.decide(uow, application, channel="api")
+
+    return run_idempotent(
+        request.app.state.engine,
+        "POST /api/decisions",
+        idempotency_key,
+        body.model_dump(mode="json"),
+        work,
+    )
+
+
+@router.get("/decisions/{decision_id}", summary="决策记录 / A recorded decision with its trace")
+def get_decision(decision_id: int, request: Request) -> JSONResponse:
+    try:
+        with request.app.state.engine.connect() as connection:
+            return JSONResponse(service(request).get(connection, decision_id))
+    except LendcoreError as exc:
+        return _error(exc)
+
+
+@router.post(
+    "/decisions/{decision_id}/replay",
+    summary="回放 / Replay a decision with its own policy and model versions (writes nothing)",
+)
+def post_replay(decision_id: int, request: Request) -> JSONResponse:
+    try:
+        with request.app.state.engine.connect() as connection:
+            return JSONResponse(service(request).replay(connection, decision_id))
+    except LendcoreError as exc:
+        return _error(exc)
+
+
+@router.get("/reviews", summary="人工审核队列 / Decisions waiting for a verdict, oldest first")
+def get_reviews(
+    request: Request, limit: Annotated[int, Query(ge=1, le=500)] = 50
+) -> dict[str, Any]:
+    with request.app.state.engine.connect() as connection:
+        items = service(request).review_queue(connection, limit)
+    return {"items": items, "count": len(items)}
+
+
+@router.post(
+    "/reviews/{decision_id}",
+    status_code=201,
+    summary="审核结论 / Record the verdict on a manual review, once (Idempotency-Key required)",
+)
+def post_review(
+    decision_id: int, body: VerdictBody, request: Request, idempotency_key: IdempotencyKey = None
+) -> JSONResponse:
+    decisions = service(request)
+
+    def work(uow: UnitOfWork) -> tuple[int, Any]:
+        status, document = _domain(
+            lambda: decisions.record_verdict(
+                uow, decision_id, body.operator, str(body.verdict), body.note
+            )
+        )
+        return (201 if status == 200 else status), document
+
+    return run_idempotent(
+        request.app.state.engine,
+        f"POST /api/reviews/{decision_id}",
+        idempotency_key,
+        body.model_dump(mode="json"),
+        work,
+    )
+
+
+@router.get("/blacklist", summary="黑名单 / Blacklist entries, newest first (hashes, never values)")
+def get_blacklist(
+    request: Request,
+    kind: Annotated[str | None, Query(description="only this identifier kind")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> JSONResponse:
+    try:
+        with request.app.state.engine.connect() as connection:
+            listed = service(request).blacklist_list(
+                connection, kind=kind, limit=limit, offset=offset
+            )
+    except LendcoreError as exc:
+        return _error(exc)
+    return JSONResponse(listed)
+
+
+@router.post(
+    "/blacklist",
+    status_code=201,
+    summary="加入黑名单 / List an identifier (Idempotency-Key required)",
+)
+def post_blacklist(
+    body: BlacklistEntryBody, request: Request, idempotency_key: IdempotencyKey = None
+) -> JSONResponse:
+    decisions = service(request)
+
+    def work(uow: UnitOfWork) -> tuple[int, Any]:
+        status, document = _domain(
+            lambda: decisions.blacklist_add(
+                uow, body.kind, body.value, reason=body.reason, source=body.source
+            )
+        )
+        return (201 if status == 200 else status), document
+
+    return run_idempotent(
+        request.app.state.engine,
+        "POST /api/blacklist",
+        idempotency_key,
+        body.model_dump(mode="json"),
+        work,
+    )
+
+
+@router.delete("/blacklist", summary="移出黑名单 / Remove an entry, by value or by hash")
+def delete_blacklist(body: BlacklistRemovalBody, request: Request) -> JSONResponse:
+    try:
+        with UnitOfWork(request.app.state.engine) as uow:
+            removed = service(request).blacklist_remove(
+                uow, body.kind, value=body.value, identifier_hash=body.identifier_hash
+            )
+            uow.commit()
+    except LendcoreError as exc:
+        return _error(exc)
+    return JSONResponse({"removed": removed})

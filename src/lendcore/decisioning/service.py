@@ -1,0 +1,400 @@
+"""The decision use case: validate, gather the facts, score, run the policies, record, answer.
+
+:meth:`DecisionService.decide` takes a unit of work (or a connection) and writes two things on
+it, after everything that can fail has run: this application's identifiers into the fraud index,
+and one ``decisions`` row holding what a replay needs -- the masked request, the rule context
+(features, fraud counts, blacklist hit, IP verdict and the model's score as they were at decision
+time), the policy versions, the model version and arm, the trace, the shadow scores and the
+response. The caller commits. Bad input raises :class:`ValidationError` before any write.
+
+:meth:`DecisionService.replay` re-runs a stored decision: the stored credit profile through the
+recorded model version, the stored context through the recorded policy versions. It never reads
+the identifier index, the blacklist or the IP reputation again (they have moved on), so a replay
+of an unchanged pipeline gives the same answer, and a difference is a finding.
+
+Everything the hot path needs is built once (the policy engine caches parsed versions, the model
+registry compiled models, products are loaded at start-up); a decision reads no file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection, insert, select
+
+from lendcore.decisioning import blacklist as blacklist_entries
+from lendcore.decisioning import reviews
+from lendcore.decisioning.decide import Decision, RequestedTerms, decide
+from lendcore.decisioning.decision_tables import decisions
+from lendcore.decisioning.documents import compare, response_document
+from lendcore.decisioning.fraud import (
+    Blacklist,
+    HashIdentifier,
+    IpReputation,
+    SandboxIpReputation,
+    identifiers_of,
+    index_rows,
+)
+from lendcore.decisioning.fraud_tables import (
+    DatabaseBlacklist,
+    identifier_counts_db,
+    record_application_db,
+)
+from lendcore.decisioning.inputs import mask_application
+from lendcore.decisioning.policy import PolicyEngine
+from lendcore.decisioning.rules import Application, build_context, parse_application
+from lendcore.decisioning.scoring import ModelRegistry, ModelScore, Scoring
+from lendcore.kernel.clock import DEFAULT_TIMEZONE, Clock, SystemClock
+from lendcore.kernel.errors import ErrorCode, LendcoreError, ValidationError
+from lendcore.kernel.ids import SnowflakeIds
+from lendcore.products.caps import RateCap
+from lendcore.products.loader import LoadedProduct
+
+CHANNELS = ("api", "async", "cli", "sim")
+_BEIJING = ZoneInfo(DEFAULT_TIMEZONE)
+
+
+class IdGenerator(Protocol):
+    def next_id(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the outside world said at decision time (stored in the context, never re-read)."""
+
+    identifier_counts: Mapping[str, Mapping[str, Any]] | None = None
+    blacklist_identifier: str | None = None
+    ip_risk: str | None = None
+    fraud_checked: bool = False
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    application: Application
+    application_id: int
+    decision_date: date
+    context: dict[str, Any]
+    scoring: Scoring
+    decision: Decision
+
+
+class DecisionService:
+    """The decision flow with its collaborators, built once per process."""
+
+    def __init__(
+        self,
+        engine: PolicyEngine,
+        products: Mapping[str, LoadedProduct],
+        models: ModelRegistry,
+        hasher: HashIdentifier | None = None,
+        *,
+        blacklist: Callable[[Connection], Blacklist] = DatabaseBlacklist,
+        ip_reputation: IpReputation | None = None,
+        ids: IdGenerator | None = None,
+        clock: Clock | None = None,
+        cap: RateCap | None = None,
+    ) -> None:
+        self.engine = engine
+        self.products = dict(products)
+        self.models = models
+        self._hasher = hasher
+        self.blacklist = blacklist
+        self.ip_reputation = ip_reputation or SandboxIpReputation()
+        self.ids = ids or SnowflakeIds()
+        self.clock = clock or SystemClock()
+        self.cap = cap
+
+    @property
+    def hasher(self) -> HashIdentifier:
+        """The blind-index hasher; the production one (the local key file) unless given."""
+        if self._hasher is None:
+            self._hasher = production_hasher()
+        return self._hasher
+
+    # -- the pure part ------------------------------------------------------------------------
+
+    def validate(self, body: Mapping[str, Any] | Application) -> Application:
+        """A validated application; bad input is a :class:`ValidationError` naming the field."""
+        if isinstance(body, Application):
+            return parse_application(body.model_dump(mode="json"), self.products)
+        return parse_application(body, self.products)
+
+    def evaluate(
+        self,
+        application: Application,
+        *,
+        application_id: int,
+        at: datetime,
+        facts: Facts,
+        versions: Mapping[str, str] | None = None,
+        trace: bool = True,
+    ) -> Evaluation:
+        """Score and decide, no I/O: the facts come in already gathered. ``versions`` pins
+        policies to recorded hashes."""
+        decision_date = at.astimezone(_BEIJING).date()
+        scoring = self.models.score(application_id, application.credit_profile)
+        result = scoring.acted.result
+        context = build_context(
+            application,
+            decision_date,
+            identifier_counts=facts.identifier_counts,
+            blacklist_identifier=facts.blacklist_identifier,
+            ip_risk=facts.ip_risk,
+            fraud_checked=facts.fraud_checked,
+            score=result.score,
+            pd=result.pd,
+        )
+        decision = decide(
+            self.engine,
+            application,
+            context,
+            self.products,
+            start=decision_date,
+            cap=self.cap,
+            versions=versions,
+            trace=trace,
+        )
+        return Evaluation(application, application_id, decision_date, context, scoring, decision)
+
+    # -- the use case -------------------------------------------------------------------------
+
+    def decide(
+        self,
+        connection_or_uow: Any,
+        body: Mapping[str, Any] | Application,
+        *,
+        channel: str,
+        application_id: int | None = None,
+    ) -> dict[str, Any]:
+        """Decide and record one application; returns the response document. An application id
+        that was decided already returns that decision (a redelivered message decides nothing
+        twice)."""
+        if channel not in CHANNELS:
+            raise ValidationError(
+                ErrorCode.INVALID_ARGUMENT, f"channel must be one of {', '.join(CHANNELS)}"
+            )
+        application = self.validate(body)
+        connection: Connection = getattr(connection_or_uow, "connection", connection_or_uow)
+        if application_id is not None:
+            stored = self._stored_response(connection, application_id)
+            if stored is not None:
+                return stored
+        application_id = application_id if application_id is not None else self.ids.next_id()
+        at = self.clock.now()
+        try:
+            applicant_key, identifiers = identifiers_of(application, self.hasher)
+        except LendcoreError as exc:
+            raise ValidationError(
+                ErrorCode.INVALID_APPLICATION, f"applicant: {exc.message}", {"field": "applicant"}
+            ) from None
+        counts = identifier_counts_db(
+            connection,
+            identifiers,
+            application_id=application_id,
+            applicant_key=applicant_key,
+            at=at,
+        )
+        hit = self.blacklist(connection).first_hit(identifiers)
+        verdict = self.ip_reputation.check(application.device.ip)
+        facts = Facts(counts, hit.kind if hit else None, str(verdict.risk), True)
+        evaluation = self.evaluate(application, application_id=application_id, at=at, facts=facts)
+        decision_id = self.ids.next_id()
+        response = response_document(
+            evaluation.decision,
+            evaluation.scoring.acted,
+            decision_id=decision_id,
+            application_id=application_id,
+        )
+        # Writes last: everything above may fail and leave nothing behind.
+        record_application_db(
+            connection, index_rows(application_id, applicant_key, identifiers, at)
+        )
+        connection.execute(
+            insert(decisions).values(
+                **self._row(evaluation, response, applicant_key, channel, at, verdict.source)
+            )
+        )
+        return response
+
+    def _row(
+        self,
+        evaluation: Evaluation,
+        response: dict[str, Any],
+        applicant_key: str,
+        channel: str,
+        at: datetime,
+        ip_source: str,
+    ) -> dict[str, Any]:
+        application, scoring = evaluation.application, evaluation.scoring
+        return {
+            "decision_id": int(response["decision_id"]),
+            "application_id": evaluation.application_id,
+            "applicant_key": applicant_key,
+            "channel": channel,
+            "created_at": at.astimezone(UTC),
+            "decision_date": evaluation.decision_date,
+            "product": application.product,
+            "amount_fen": application.amount,
+            "term": application.term,
+            "outcome": response["outcome"],
+            "tier": response["tier"],
+            "score": float(response["score"]),
+            "pd": float(response["pd"]),
+            "arm": response["arm"],
+            "model_version": response["model_version"],
+            "policy_versions": response["policy_versions"],
+            "inputs": mask_application(application.model_dump(mode="json", exclude_none=True)),
+            "context": evaluation.context,
+            "result": {
+                "response": response,
+                "trace": evaluation.decision.policy.trace,
+                "model": scoring.acted.to_dict(),
+                "shadow": [s.to_dict() for s in scoring.shadow],
+                "experiment": None if scoring.assignment is None else scoring.assignment.to_dict(),
+                "ip_reputation_source": ip_source,
+            },
+        }
+
+    def _stored_response(
+        self, connection: Connection, application_id: int
+    ) -> dict[str, Any] | None:
+        row = connection.execute(
+            select(decisions.c.result).where(decisions.c.application_id == application_id)
+        ).first()
+        return None if row is None else dict(row.result["response"])
+
+    # -- reading, replaying -------------------------------------------------------------------
+
+    def get(self, connection: Connection, decision_id: int) -> dict[str, Any]:
+        return get_decision(connection, decision_id)
+
+    def replay(self, connection: Connection, decision_id: int) -> dict[str, Any]:
+        """Re-evaluate a stored decision with its own model and policy versions."""
+        row = _load(connection, decision_id)
+        original = row.result["response"]
+        model = row.result["model"]
+        artifact = self.models.version(model["model_version"], model["model_kind"])
+        rescored = artifact.score(row.inputs.get("credit_profile", {}))
+        context = {**row.context, "score": float(rescored.score), "pd": float(rescored.pd)}
+        decision = decide(
+            self.engine,
+            RequestedTerms(row.product, row.amount_fen, row.term),
+            context,
+            self.products,
+            start=row.decision_date,
+            cap=self.cap,
+            versions=row.policy_versions,
+            trace=True,
+        )
+        acted = ModelScore(model["arm"], artifact.kind, artifact.version, rescored)
+        replayed = response_document(
+            decision, acted, decision_id=row.decision_id, application_id=row.application_id
+        )
+        before, after, differences = compare(original, replayed)
+        return {
+            "decision_id": str(row.decision_id),
+            "original": before,
+            "replayed": {**after, "trace": decision.policy.trace},
+            "equal": not differences,
+            "differences": differences,
+        }
+
+    # -- manual review ------------------------------------------------------------------------
+
+    def review_queue(self, connection: Connection, limit: int = 50) -> list[dict[str, Any]]:
+        return reviews.review_queue(connection, limit)
+
+    def record_verdict(
+        self, connection_or_uow: Any, decision_id: int, operator: str, verdict: str, note: str = ""
+    ) -> dict[str, Any]:
+        connection = getattr(connection_or_uow, "connection", connection_or_uow)
+        return reviews.record_verdict(
+            connection, decision_id, operator, verdict, note, self.clock.now()
+        )
+
+    # -- the blacklist ------------------------------------------------------------------------
+
+    def blacklist_add(
+        self, connection_or_uow: Any, kind: str, value: str, *, reason: str, source: str
+    ) -> dict[str, Any]:
+        connection = getattr(connection_or_uow, "connection", connection_or_uow)
+        return blacklist_entries.add_entry(
+            connection, self.hasher, kind, value, reason=reason, source=source, at=self.clock.now()
+        )
+
+    def blacklist_remove(
+        self,
+        connection_or_uow: Any,
+        kind: str,
+        *,
+        value: str | None = None,
+        identifier_hash: str | None = None,
+    ) -> dict[str, Any]:
+        connection = getattr(connection_or_uow, "connection", connection_or_uow)
+        return blacklist_entries.remove_entry(
+            connection,
+            kind,
+            value=value,
+            digest=identifier_hash,
+            hasher=self.hasher if value is not None else None,
+        )
+
+    def blacklist_list(
+        self, connection: Connection, *, kind: str | None = None, limit: int = 100, offset: int = 0
+    ) -> dict[str, Any]:
+        return blacklist_entries.list_entries(connection, kind=kind, limit=limit, offset=offset)
+
+
+def _load(connection: Connection, decision_id: int) -> Any:
+    row = connection.execute(
+        select(decisions).where(decisions.c.decision_id == decision_id)
+    ).first()
+    if row is None:
+        raise ValidationError(
+            ErrorCode.UNKNOWN_DECISION,
+            f"no decision {decision_id}",
+            {"decision_id": str(decision_id)},
+        )
+    return row
+
+
+def get_decision(connection: Connection, decision_id: int) -> dict[str, Any]:
+    """The recorded decision: the response, the trace, the masked request, the context, the
+    shadow scores, the experiment draw and the review verdict (if any)."""
+    row = _load(connection, decision_id)
+    result = row.result
+    return {
+        **result["response"],
+        "channel": row.channel,
+        "created_at": reviews.as_utc(row.created_at).isoformat(),
+        "decision_date": row.decision_date.isoformat(),
+        "trace": result["trace"],
+        "model": result["model"],
+        "shadow": result["shadow"],
+        "experiment": result["experiment"],
+        "inputs": row.inputs,
+        "context": row.context,
+        "review": reviews.review_of(connection, decision_id),
+    }
+
+
+def production_hasher() -> HashIdentifier:
+    """The blind index under the local key file's index key (``$LENDCORE_KEY_FILE`` or
+    ``var/keys/``): the same key the rest of lendcore indexes personal data with."""
+    from lendcore.collections.contacts import default_key_provider
+    from lendcore.decisioning.fraud import keyed_hasher
+
+    return keyed_hasher(default_key_provider().index_key())
+
+
+def default_service(hasher: HashIdentifier | None = None) -> DecisionService:
+    """The shipped policies, products and models, the production hasher (unless given), the wall
+    clock."""
+    from lendcore.decisioning.policy import PolicyStore
+    from lendcore.products.loader import load_products
+
+    return DecisionService(PolicyEngine(PolicyStore()), load_products(), ModelRegistry(), hasher)

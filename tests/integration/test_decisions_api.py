@@ -1,0 +1,201 @@
+"""The decision endpoints over HTTP on both databases: a round trip (decide, read with the trace,
+replay), 422 with nothing stored, Idempotency-Key, the review queue and verdicts, the blacklist,
+and the OpenAPI document."""
+
+import itertools
+
+import pytest
+from fastapi.testclient import TestClient
+
+from lendcore.api.app import create_app
+from lendcore.api.tables import idempotency_keys
+from lendcore.decisioning.fraud import sha256_hasher
+
+from .test_decisions_support import (
+    APPLICATION,
+    another_person,
+    application,
+    count,
+    make_setup,
+    stored_counts,
+)
+
+_keys = itertools.count(1)
+
+
+@pytest.fixture
+def client(engine, tmp_path):
+    app = create_app(engine)
+    app.state.decisions = make_setup(tmp_path).service
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+def post(client, url, body, key=None):
+    return client.post(url, json=body, headers={"Idempotency-Key": key or f"k-{next(_keys)}"})
+
+
+def test_decide_read_and_replay_round_trip(client):
+    response = post(client, "/api/decisions", APPLICATION)
+    assert response.status_code == 201, response.text
+    decided = response.json()
+    assert decided["outcome"] == "APPROVE" and decided["tier"] == "standard"
+    assert {"limit", "term", "annual_rate", "apr_irr"} <= set(decided["offer"])
+    assert decided["offer"]["amount"] == "50000.00" and decided["arm"] == "champion"
+    assert any(reason["source"] == "model" for reason in decided["reasons"])
+    shown = client.get(f"/api/decisions/{decided['decision_id']}")
+    assert shown.status_code == 200
+    recorded = shown.json()
+    assert {k: recorded[k] for k in decided} == decided
+    assert set(recorded["trace"]) == {"tier", "admission", "limits"}
+    matched = [rule["id"] for step in recorded["trace"]["tier"] for rule in step.get("rules", [])]
+    assert "insured_employee" in matched and "band_a" in matched
+    assert recorded["inputs"]["applicant"]["phone"] == "138****1234"
+    replay = client.post(f"/api/decisions/{decided['decision_id']}/replay")
+    assert replay.status_code == 200
+    assert replay.json()["equal"] is True and replay.json()["differences"] == []
+
+
+@pytest.mark.parametrize(
+    ("body", "code", "field"),
+    [
+        (application(**{"applicant": None}), "INVALID_REQUEST", "applicant"),
+        (
+            application(**{"applicant.birth_date": None, "applicant.age": -1}),
+            "INVALID_REQUEST",
+            "applicant.age",
+        ),
+        (application(product="payday_special"), "UNKNOWN_PRODUCT", "product"),
+        (application(amount=5000.5), "INVALID_REQUEST", "amount"),
+        (application(**{"credit_profile.score": 900}), "INVALID_REQUEST", "credit_profile"),
+        (application(**{"applicant.birth_date": "2027-01-01"}), "INVALID_APPLICATION", None),
+    ],
+    ids=["missing-applicant", "age-1", "unknown-product", "float-amount", "own-score", "unborn"],
+)
+def test_a_bad_request_is_422_with_the_uniform_error_and_nothing_is_stored(
+    client, engine, body, code, field
+):
+    response = post(client, "/api/decisions", body)
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["code"] == code and error["message"]
+    if code == "INVALID_REQUEST":
+        assert field in [f["field"] for f in error["details"]["fields"]]
+    elif field is not None:
+        assert error["details"]["field"] == field
+    assert stored_counts(engine) == (0, 0)
+    assert count(engine, idempotency_keys) == 0
+
+
+def test_an_idempotency_key_replays_the_first_decision(client, engine):
+    first = post(client, "/api/decisions", APPLICATION, key="same")
+    again = post(client, "/api/decisions", APPLICATION, key="same")
+    assert again.status_code == 201 and again.json() == first.json()
+    assert again.headers.get("Idempotent-Replay") == "true"
+    assert stored_counts(engine)[0] == 1
+    reused = post(client, "/api/decisions", another_person(APPLICATION, 1), key="same")
+    assert reused.status_code == 422
+    assert reused.json()["error"]["code"] == "IDEMPOTENCY_KEY_REUSED"
+    missing = client.post("/api/decisions", json=APPLICATION)
+    assert missing.status_code == 400
+    assert missing.json()["error"]["code"] == "IDEMPOTENCY_KEY_REQUIRED"
+    assert stored_counts(engine)[0] == 1
+
+
+def test_unknown_decisions_are_404(client):
+    for response in (
+        client.get("/api/decisions/987654321"),
+        client.post("/api/decisions/987654321/replay"),
+    ):
+        assert response.status_code == 404
+        assert response.json()["error"]["code"] == "UNKNOWN_DECISION"
+
+
+def test_the_review_queue_and_a_verdict_given_once(client):
+    review = post(client, "/api/decisions", application(**{"device.is_proxy": True})).json()
+    assert review["outcome"] == "MANUAL_REVIEW"
+    queue = client.get("/api/reviews").json()
+    assert [item["decision_id"] for item in queue["items"]] == [review["decision_id"]]
+    verdict = {"operator": "op-1", "verdict": "APPROVE", "note": "called the applicant"}
+    recorded = post(client, f"/api/reviews/{review['decision_id']}", verdict)
+    assert recorded.status_code == 201, recorded.text
+    assert recorded.json()["final_outcome"] == "APPROVE"
+    assert client.get("/api/reviews").json()["count"] == 0
+    second = post(client, f"/api/reviews/{review['decision_id']}", {**verdict, "note": "again"})
+    assert second.status_code == 409
+    assert second.json()["error"]["code"] == "VERDICT_ALREADY_RECORDED"
+    shown = client.get(f"/api/decisions/{review['decision_id']}").json()
+    assert shown["review"]["verdict"] == "APPROVE" and shown["review"]["operator"] == "op-1"
+    bad = post(client, f"/api/reviews/{review['decision_id']}", {**verdict, "verdict": "MAYBE"})
+    assert bad.status_code == 422
+
+
+def test_a_verdict_on_an_approval_is_a_conflict(client):
+    approved = post(client, "/api/decisions", APPLICATION).json()
+    response = post(
+        client, f"/api/reviews/{approved['decision_id']}", {"operator": "op", "verdict": "REJECT"}
+    )
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "NOT_UNDER_REVIEW"
+
+
+def test_blacklist_management_over_http(client):
+    entry = {"kind": "phone", "value": "+86 138 1234 1234", "reason": "confirmed fraud"}
+    added = post(client, "/api/blacklist", entry)
+    assert added.status_code == 201, added.text
+    listed = client.get("/api/blacklist").json()
+    assert listed["total"] == 1
+    assert listed["items"][0]["identifier_hash"] == added.json()["identifier_hash"]
+    assert "1234 1234" not in str(listed) and "13812341234" not in str(listed)
+    duplicate = post(client, "/api/blacklist", {**entry, "value": "13812341234"})
+    assert duplicate.status_code == 409
+    assert duplicate.json()["error"]["code"] == "BLACKLIST_ENTRY_EXISTS"
+    rejected = post(client, "/api/decisions", APPLICATION).json()
+    assert rejected["outcome"] == "REJECT" and rejected["reasons"][0]["code"] == "BLACKLISTED"
+    removal = {"kind": "phone", "identifier_hash": added.json()["identifier_hash"]}
+    removed = client.request("DELETE", "/api/blacklist", json=removal)
+    assert removed.status_code == 200 and removed.json()["removed"]["kind"] == "phone"
+    again = client.request("DELETE", "/api/blacklist", json=removal)
+    assert again.status_code == 404
+    assert again.json()["error"]["code"] == "UNKNOWN_BLACKLIST_ENTRY"
+    assert client.get("/api/blacklist").json()["total"] == 0
+    bad_kind = post(client, "/api/blacklist", {**entry, "kind": "email"})
+    assert bad_kind.status_code == 422
+
+
+def test_openapi_documents_every_field_of_the_decision_request(client):
+    schema = client.get("/openapi.json").json()
+    components = schema["components"]["schemas"]
+    body = schema["paths"]["/api/decisions"]["post"]["requestBody"]["content"]["application/json"]
+    assert body["schema"]["$ref"].endswith("/Application")
+    application_schema = components["Application"]
+    assert set(application_schema["required"]) >= {"product", "amount", "term", "applicant"}
+    assert application_schema["properties"]["amount"]["type"] == "string"
+    for model, fields in {
+        "Applicant": ("id_number", "phone", "birth_date", "age", "region", "monthly_income"),
+        "Bureau": ("applications_90d", "court_enforcements"),
+        "Device": ("device_id", "ip", "is_proxy"),
+    }.items():
+        for name in fields:
+            assert components[model]["properties"][name].get("description"), (model, name)
+    profile = application_schema["properties"]["credit_profile"]
+    assert profile["additionalProperties"] is False
+    assert "none" in profile["properties"]["checking_status"]["enum"]
+    assert profile["properties"]["duration_months"]["description"]
+
+
+def test_the_default_service_decides_with_the_keyed_blind_index(engine, tmp_path, monkeypatch):
+    monkeypatch.setenv("LENDCORE_KEY_FILE", str(tmp_path / "keys" / "keys.json"))
+    monkeypatch.setenv("LENDCORE_POLICY_VERSIONS_DIR", str(tmp_path / "versions"))
+    with TestClient(create_app(engine)) as default_client:
+        added = post(
+            default_client,
+            "/api/blacklist",
+            {"kind": "id_number", "value": "110101199003071234", "reason": "identity theft"},
+        )
+        decided = post(default_client, "/api/decisions", APPLICATION)
+    assert added.status_code == 201 and decided.status_code == 201, decided.text
+    assert decided.json()["outcome"] == "REJECT"
+    assert decided.json()["reasons"][0]["detail"] == "id_number"
+    # keyed (HMAC under the local key file), not the sandbox salt
+    assert added.json()["identifier_hash"] != sha256_hasher()("id_number", "110101199003071234")
