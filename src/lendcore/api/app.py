@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
@@ -11,8 +14,17 @@ from lendcore.store.db import make_engine
 from lendcore.store.migrate import upgrade
 
 
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    yield
+    queue = getattr(app.state, "applications", None)
+    if queue is not None:  # the in-process application worker, when one was started
+        queue.stop()
+
+
 def create_app(engine: Engine | None = None, migrate: bool = True) -> FastAPI:
     app = FastAPI(
+        lifespan=_lifespan,
         title="lendcore",
         version=__version__,
         description="合规优先的消费信贷核心 / compliance-first consumer-lending core. "

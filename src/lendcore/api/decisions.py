@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from lendcore.api.errors import error_body
 from lendcore.api.idempotency import run_idempotent
+from lendcore.decisioning.queue import ApplicationQueue, build_queue
 from lendcore.decisioning.reviews import Verdict
 from lendcore.decisioning.rules import IDENTIFIER_KINDS, Application
 from lendcore.decisioning.service import DecisionService, default_service
@@ -99,16 +100,20 @@ class BlacklistRemovalBody(_Body):
 
 
 def service(request: Request) -> DecisionService:
+    return service_for(request.app)
+
+
+def service_for(app: Any) -> DecisionService:
     """The app's decision service (tests set ``app.state.decisions``), built once: loading the
     models takes a second or two, which the first request pays, once."""
-    existing = getattr(request.app.state, "decisions", None)
+    existing = getattr(app.state, "decisions", None)
     if isinstance(existing, DecisionService):
         return existing
     with _BUILDING:  # endpoints run in a thread pool: two first requests build one service
-        existing = getattr(request.app.state, "decisions", None)
+        existing = getattr(app.state, "decisions", None)
         if not isinstance(existing, DecisionService):
             existing = default_service()
-            request.app.state.decisions = existing
+            app.state.decisions = existing
     return existing
 
 
@@ -272,3 +277,86 @@ def delete_blacklist(body: BlacklistRemovalBody, request: Request) -> JSONRespon
     except LendcoreError as exc:
         return _error(exc)
     return JSONResponse({"removed": removed})
+
+
+# -- asynchronous applications ---------------------------------------------------------------
+
+_QUEUE_LOCK = threading.Lock()
+
+
+def application_queue(app: Any) -> ApplicationQueue:
+    """The app's queue, built on first use: dramatiq's in-process broker and a worker pool in
+    this process by default; with ``LENDCORE_BROKER_URL=amqp://...`` RabbitMQ, consumed by
+    ``lendcore worker`` processes (tests set ``app.state.applications``)."""
+    existing = getattr(app.state, "applications", None)
+    if isinstance(existing, ApplicationQueue):
+        return existing
+    with _QUEUE_LOCK:
+        existing = getattr(app.state, "applications", None)
+        if not isinstance(existing, ApplicationQueue):
+            existing = build_queue(app.state.engine, lambda: service_for(app))
+            if existing.in_process:
+                existing.start()
+            app.state.applications = existing
+    return existing
+
+
+@router.post(
+    "/applications",
+    status_code=202,
+    summary="异步申请 / Queue an application; poll its status URL (Idempotency-Key required)",
+    responses={
+        202: {"description": "queued: {application_id, status, status_url}"},
+        422: {"description": "bad request (nothing queued), with the field"},
+    },
+)
+def post_application(
+    request: Request,
+    body: Annotated[Application, Body(openapi_examples={"clean": {"value": _DECISION_EXAMPLE}})],
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    try:
+        service(request).validate(body)  # refused here, never queued
+    except LendcoreError as exc:
+        return _error(exc)
+    queue = application_queue(request.app)
+    created: list[int] = []
+
+    def work(uow: UnitOfWork) -> tuple[int, Any]:
+        application_id = queue.enqueue_row(uow.connection, body.model_dump(mode="json"))
+        created.append(application_id)
+        return 202, {
+            "application_id": str(application_id),
+            "status": "QUEUED",
+            "status_url": f"/api/applications/{application_id}",
+        }
+
+    response = run_idempotent(
+        request.app.state.engine,
+        "POST /api/applications",
+        idempotency_key,
+        body.model_dump(mode="json"),
+        work,
+    )
+    for application_id in created:  # committed: now the worker may see it
+        queue.send(application_id)
+    if response.status_code == 202:
+        response.headers["Location"] = json.loads(bytes(response.body))["status_url"]
+    return response
+
+
+@router.get(
+    "/applications/{application_id}",
+    summary="申请状态 / An asynchronous application's status (and its decision once made)",
+)
+def get_application(application_id: int, request: Request) -> JSONResponse:
+    try:
+        status = application_queue(request.app).status(application_id)
+        if status["decision_id"] is not None:
+            with request.app.state.engine.connect() as connection:
+                status["decision"] = service(request).get(connection, int(status["decision_id"]))
+                status["decision"].pop("trace", None)
+            status["decision_url"] = f"/api/decisions/{status['decision_id']}"
+    except LendcoreError as exc:
+        return _error(exc)
+    return JSONResponse(status)

@@ -269,3 +269,38 @@ def blacklist_list_cmd(
             item["created_at"],
         )
     console.print(table)
+
+
+@app.command("worker")
+def worker_cmd(
+    threads: int = typer.Option(2, min=1, max=64, help="工作线程 worker threads"),
+    database_url: str = typer.Option(None, help="database URL (default: LENDCORE_DATABASE_URL)"),
+) -> None:
+    """异步申请工作进程 / Decide queued applications from the broker (LENDCORE_BROKER_URL=amqp://...)."""
+    import os
+    import signal
+    import threading
+
+    from lendcore.decisioning.queue import build_queue
+    from lendcore.decisioning.service import default_service
+    from lendcore.kernel.errors import ErrorCode, ValidationError
+    from lendcore.store.db import make_engine
+
+    if not os.environ.get("LENDCORE_BROKER_URL"):
+        raise ValidationError(
+            ErrorCode.INVALID_ARGUMENT,
+            "set LENDCORE_BROKER_URL=amqp://...: without a broker the API decides in-process",
+        )
+    service = default_service()
+    queue = build_queue(make_engine(database_url), lambda: service)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    queue.start(threads)
+    requeued = queue.requeue_stale()
+    console.print(f"工作中 working: {threads} threads, requeued {requeued} stale; Ctrl-C stops")
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        queue.stop()
