@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from lendcore import __version__
-from lendcore.api import collections, decisions, errors, servicing
+from lendcore.api import collections, decisions, errors, negotiation, servicing
 from lendcore.store.db import make_engine
 from lendcore.store.migrate import upgrade
 
@@ -38,6 +38,7 @@ def create_app(engine: Engine | None = None, migrate: bool = True) -> FastAPI:
     app.include_router(servicing.router)
     app.include_router(collections.router)
     app.include_router(decisions.router)
+    app.include_router(negotiation.router)
 
     @app.get("/api/health", tags=["ops"])
     def health() -> dict[str, str]:

@@ -16,8 +16,19 @@ from lendcore.kernel.errors import ErrorCode, LendcoreError, PolicyViolation
 
 log = logging.getLogger("lendcore.api")
 
-_NOT_FOUND = {ErrorCode.UNKNOWN_LOAN, ErrorCode.UNKNOWN_PRODUCT}
-_CONFLICT = {ErrorCode.ILLEGAL_TRANSITION, ErrorCode.LOAN_NOT_LIVE, ErrorCode.ALREADY_DISBURSED}
+_NOT_FOUND = {
+    ErrorCode.UNKNOWN_LOAN,
+    ErrorCode.UNKNOWN_PRODUCT,
+    ErrorCode.CASE_NOT_FOUND,
+    ErrorCode.UNKNOWN_HARDSHIP_POLICY,
+    ErrorCode.UNKNOWN_APPLICATION,
+}
+_CONFLICT = {
+    ErrorCode.ILLEGAL_TRANSITION,
+    ErrorCode.LOAN_NOT_LIVE,
+    ErrorCode.ALREADY_DISBURSED,
+    ErrorCode.CASE_STATE_CONFLICT,
+}
 
 
 def status_for(error: LendcoreError) -> int:

@@ -228,11 +228,16 @@ def approve(
             f"case {case_id} was calculated on an explicit debt: there is no loan to restructure",
         )
     plan = row.plan
+    if _fen(plan.get("fee_per_period", "0")):
+        raise ValidationError(
+            ErrorCode.INVALID_RESTRUCTURE,
+            "a plan with a fee per period cannot be booked: restructured loans charge no fees",
+        )
     terms = RestructureTerms(
         down_payment=_fen(plan["down_payment"]),
         periods=int(plan["periods"]),
         waiver=_fen(plan["waiver"]),
-        annual_rate=annual_rate,
+        annual_rate=Decimal(str(plan.get("annual_rate", annual_rate))),
         principal_reduction_allowed=bool(plan.get("principal_reduction_allowed", False)),
         reference=f"hardship:{case_id}",
     )
