@@ -11,8 +11,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# A synthetic portfolio through the real services and end-of-day batch, then the report
-# (terminal + var/report.html). About 40 s on the 2-core build machine.
+# A synthetic portfolio through the real services and end-of-day batch, with a collections desk
+# working the daily worklist through the contact gate, then the report (terminal +
+# var/report.html). About 70 s on the 2-core build machine.
 demo: $(STAMP)
 	$(BIN)/lendcore simulate --borrowers 3000 --days 120 --seed 7 --html var/report.html
 

@@ -39,6 +39,7 @@ from sqlalchemy import Engine, create_engine, insert, text
 from lendcore.collections import evaluate, get_pack
 from lendcore.collections.alerts import Metrics, SandboxWebhook
 from lendcore.collections.contacts import SELF, ContactPoint, Vault, store_contact
+from lendcore.collections.context import AttemptRequest, CollectionsContext
 from lendcore.collections.model import (
     CallType,
     Channel,
@@ -50,7 +51,7 @@ from lendcore.collections.model import (
     Party,
 )
 from lendcore.collections.ports import SandboxDialer, SandboxSmsSender
-from lendcore.collections.service import AttemptRequest, CollectionsContext, check_and_reserve
+from lendcore.collections.service import check_and_reserve
 from lendcore.collections.simulate import borrower_row, loan_row
 from lendcore.onboarding.tables import borrowers
 from lendcore.privacy.keys import InMemoryKeyProvider

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from lendcore.cli.main import main
-from lendcore.collections.contacts import dial
+from lendcore.collections.dialling import dial
 from lendcore.collections.tables import collection_agents
 
 from .test_collections_support import MORNING, add_contacts, add_loan, make_context

@@ -10,12 +10,8 @@ import pytest
 from sqlalchemy import select
 
 from lendcore.collections.alerts import restore_agent
-from lendcore.collections.contacts import (
-    SELF,
-    default_key_provider,
-    dial,
-    phone_context,
-)
+from lendcore.collections.contacts import SELF, default_key_provider, phone_context
+from lendcore.collections.dialling import dial
 from lendcore.collections.model import Outcome
 from lendcore.collections.ports import DialerUnavailable
 from lendcore.collections.tables import (

@@ -15,15 +15,11 @@ from sqlalchemy import select
 
 from lendcore.collections.alerts import restore_agent
 from lendcore.collections.contacts import withdraw_consent
+from lendcore.collections.context import Purpose
+from lendcore.collections.flags import authorise_investigation, set_hardship_plan
 from lendcore.collections.loader import compliance_dir
 from lendcore.collections.model import CallType, Channel, ContactScope, Outcome, Party
-from lendcore.collections.service import (
-    Purpose,
-    authorise_investigation,
-    check_and_reserve,
-    precheck,
-    set_hardship_plan,
-)
+from lendcore.collections.service import check_and_reserve, precheck
 from lendcore.collections.simulate import borrower_row
 from lendcore.collections.tables import collection_agents, collection_alerts
 from lendcore.onboarding.tables import borrowers

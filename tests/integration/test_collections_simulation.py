@@ -10,9 +10,10 @@ import pytest
 from sqlalchemy import insert
 
 from lendcore.cli.audit_cmd import compliance_report
+from lendcore.collections.checker import check_call_log
+from lendcore.collections.context import utc
 from lendcore.collections.loader import get_pack
-from lendcore.collections.service import utc
-from lendcore.collections.simulate import SimulationConfig, check_call_log, simulate
+from lendcore.collections.simulate import SimulationConfig, simulate
 from lendcore.collections.tables import collection_attempts
 
 from .test_collections_support import SHANGHAI, at

@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import insert
 
 from lendcore.batch.tables import outbox
+from lendcore.collections.flags import set_hardship_plan
 from lendcore.collections.loader import compliance_dir
 from lendcore.collections.model import ContactScope, Outcome
-from lendcore.collections.service import set_hardship_plan
 from lendcore.collections.strategy import build_worklist
 from lendcore.store.db import UnitOfWork
 

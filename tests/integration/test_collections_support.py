@@ -17,17 +17,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine, insert, select, text
 
 from lendcore.collections.alerts import Metrics, SandboxWebhook
-from lendcore.collections.contacts import SELF, ContactPoint, Vault, dial, store_contact
+from lendcore.collections.attempts import record_outcome
+from lendcore.collections.contacts import SELF, ContactPoint, Vault, store_contact
+from lendcore.collections.context import AttemptRequest, CollectionsContext, Decision, Purpose
+from lendcore.collections.dialling import dial
 from lendcore.collections.model import CallType, Channel, ContactScope, Outcome, Party
 from lendcore.collections.ports import DialResult, SandboxSmsSender
-from lendcore.collections.service import (
-    AttemptRequest,
-    CollectionsContext,
-    Decision,
-    Purpose,
-    check_and_reserve,
-    record_outcome,
-)
+from lendcore.collections.service import check_and_reserve
 from lendcore.collections.simulate import borrower_row, loan_row
 from lendcore.collections.tables import audit_chain, collection_attempts
 from lendcore.onboarding.tables import borrowers

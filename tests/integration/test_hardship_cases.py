@@ -4,7 +4,7 @@ collection; breach and completion end the pause — on both databases.
 The engine is replaced by a fixed plan document here (its own tests are in tests/unit/hardship),
 so each assertion below is about the case lifecycle, not the optimiser's choice."""
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -207,3 +207,28 @@ def test_a_case_is_approved_once(engine):
     with pytest.raises(LendcoreError) as raised:
         _approve(engine, 424242)
     assert raised.value.code == ErrorCode.CASE_NOT_FOUND
+
+
+def test_the_collections_gate_denies_while_the_plan_performs(engine):
+    from sqlalchemy import insert
+
+    from lendcore.collections.simulate import borrower_row
+    from lendcore.onboarding.tables import borrowers
+
+    from .test_collections_support import MORNING, add_contacts, check, make_context, request
+
+    case_id, _ = _case(engine, [])
+    with UnitOfWork(engine) as uow:
+        uow.connection.execute(insert(borrowers).values(borrower_row(10, "Asia/Shanghai", NOW)))
+        uow.commit()
+    ctx = make_context()
+    add_contacts(engine, ctx, 10, loan_id=1)
+    before = check(engine, ctx, request(1, MORNING))  # 106 days past due: a call is lawful
+    assert before.allowed, before.reasons
+    _submit(engine, case_id)
+    _approve(engine, case_id)
+    later = MORNING + timedelta(days=1)
+    after = check(engine, ctx, request(1, later, agent="agent-2"))
+    assert not after.allowed and "HARDSHIP_PLAN_ACTIVE" in after.reasons
+    contact = check(engine, ctx, request(1, later, contact_id="c1", agent="agent-3"))
+    assert not contact.allowed and "HARDSHIP_PLAN_ACTIVE" in contact.reasons

@@ -76,6 +76,7 @@ def test_a_small_simulation_reconciles_and_balances(simulated):
     assert trial["balanced"] and trial["total_debit"] == trial["total_credit"]
     assert [a["account"] for a in trial["accounts"]] == [
         "1001", "1121", "1131", "1132", "1133", "1901", "2241", "6011", "6021", "6031", "6701",
+        "6702",
     ]  # fmt: skip
 
 

@@ -29,19 +29,17 @@ from sqlalchemy.exc import IntegrityError
 from lendcore.api.errors import error_body
 from lendcore.api.idempotency import run_idempotent
 from lendcore.api.tables import idempotency_keys
-from lendcore.collections.contacts import DialOutcome, dial
-from lendcore.collections.model import REASON_TEXT, CallType, Channel, Outcome, Party, Reason
-from lendcore.collections.service import (
+from lendcore.collections.attempts import get_attempt, qa_queue, record_outcome
+from lendcore.collections.context import (
     AttemptRequest,
     CollectionsContext,
     Decision,
     Purpose,
-    check_and_reserve,
     default_context,
-    get_attempt,
-    qa_queue,
-    record_outcome,
 )
+from lendcore.collections.dialling import DialOutcome, dial
+from lendcore.collections.model import REASON_TEXT, CallType, Channel, Outcome, Party, Reason
+from lendcore.collections.service import check_and_reserve
 from lendcore.kernel.clock import Clock, SystemClock
 from lendcore.kernel.errors import ErrorCode, LendcoreError
 from lendcore.privacy.keys import PrivacyError
@@ -66,7 +64,15 @@ class _Body(BaseModel):
 
 class AttemptBody(_Body):
     loan_id: int = Field(ge=1)
-    agent_id: str = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_.@-]+$")
+    # Known limitation: the caller names the agent; nothing authenticates it yet
+    # (docs/concepts/collections.md, "Limits, stated").
+    agent_id: str = Field(
+        min_length=1,
+        max_length=40,
+        pattern=r"^[A-Za-z0-9_.@-]+$",
+        description="the collector making the attempt -- taken as given: there is no "
+        "authentication yet, so deploy behind a gateway that authenticates operators",
+    )
     party: Party
     contact_id: str | None = Field(None, min_length=1, max_length=40)
     channel: Channel = Channel.CALL

@@ -15,12 +15,12 @@ from rich.table import Table
 from lendcore.cli.audit_cmd import DatabaseOption, open_engine
 from lendcore.cli.common import app, console, print_json
 from lendcore.collections.alerts import restore_agent
+from lendcore.collections.context import default_context
 from lendcore.collections.facts import parse_facts
 from lendcore.collections.gate import evaluate
 from lendcore.collections.loader import get_pack, load_packs
 from lendcore.collections.model import REASON_TEXT, Reason
 from lendcore.collections.pack import CompiledPack
-from lendcore.collections.service import default_context
 from lendcore.collections.simulate import SimulationConfig, scratch_engine, simulate
 from lendcore.collections.strategy import build_worklist
 from lendcore.kernel.clock import SystemClock

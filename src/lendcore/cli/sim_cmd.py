@@ -15,6 +15,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from lendcore.cli.common import app, console, err_console, print_json
+from lendcore.collections.contacts import Vault, default_key_provider
 from lendcore.kernel.errors import ErrorCode, ValidationError
 from lendcore.sim.database import prepare_database, sqlite_path
 from lendcore.sim.html import write_html
@@ -61,6 +62,9 @@ def simulate_cmd(
         False, "--reset", help="PostgreSQL: drop and recreate lendcore's tables if it holds data"
     ),
     reject_rate: float = typer.Option(0.01, help="沙箱放款拒绝率 sandbox payout reject rate"),
+    collection_agents: int = typer.Option(
+        4, help="催收坐席数 collection agents working the daily worklist (0: no collections)"
+    ),
     html: str = typer.Option(DEFAULT_HTML, help="HTML 报告路径 where to write the HTML report"),
     no_html: bool = typer.Option(False, "--no-html", help="不写 HTML do not write the HTML report"),
     json_out: bool = typer.Option(False, "--json", help="machine-readable output"),
@@ -68,9 +72,15 @@ def simulate_cmd(
     """模拟合成资产组合并出报告 / Simulate a synthetic portfolio end to end, then report on it.
 
     SQLite: the database file is deleted and recreated. PostgreSQL: refused when the database
-    holds data, unless --reset."""
+    holds data, unless --reset. Contact data is encrypted under the local key file
+    ($LENDCORE_KEY_FILE or var/keys/), as the API and the collections commands read it."""
     config = SimulationConfig(
-        borrowers=borrowers, days=days, seed=seed, start=_start(start), reject_rate=reject_rate
+        borrowers=borrowers,
+        days=days,
+        seed=seed,
+        start=_start(start),
+        reject_rate=reject_rate,
+        collection_agents=collection_agents,
     )
     url = database or database_url()
     with _reachable(url):
@@ -97,7 +107,8 @@ def simulate_cmd(
                     description=f"{point.day} · 在贷 live {point.live} · 逾期 overdue {point.overdue}",
                 )
 
-            result = simulate(engine, config, on_day)
+            vault = Vault.from_provider(default_key_provider()) if collection_agents else None
+            result = simulate(engine, config, on_day, vault=vault)
         with engine.connect() as connection:
             document = full_report(connection, result)
     finally:

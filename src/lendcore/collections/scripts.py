@@ -16,12 +16,13 @@ state the debt: the borrower is a party to the contract.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from jinja2 import StrictUndefined, meta
+from jinja2 import StrictUndefined, Template, meta
 from jinja2.sandbox import SandboxedEnvironment
 
 from lendcore.kernel.errors import ErrorCode, PolicyViolation, ValidationError
@@ -133,19 +134,30 @@ def check_template(template: ScriptTemplate) -> list[str]:
     return problems
 
 
+@functools.cache
+def _checked(template: ScriptTemplate) -> tuple[str, ...]:
+    # A template is a frozen value: its problems are worked out once per distinct template.
+    return tuple(check_template(template))
+
+
+@functools.cache
+def _compiled(source: str) -> Template:
+    return _ENV.from_string(source)
+
+
 def render(template_id: str, variables: Mapping[str, Any]) -> str:
     """The rendered script; a third-party script that would state the debt is refused."""
     template = TEMPLATES.get(template_id)
     if template is None:
         raise ValidationError(ErrorCode.INVALID_ARGUMENT, f"no script template {template_id!r}")
-    problems = check_template(template)
+    problems = _checked(template)
     if problems:
         raise PolicyViolation(
             ErrorCode.SCRIPT_REVEALS_DEBT,
             f"template {template_id} is not fit for a third party",
-            {"problems": problems},
+            {"problems": list(problems)},
         )
-    text = _ENV.from_string(template.source).render(**dict(variables))
+    text = _compiled(template.source).render(**dict(variables))
     if template.audience == THIRD_PARTY:
         found = check_text(text)
         if found:

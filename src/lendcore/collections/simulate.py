@@ -14,8 +14,9 @@ violations the gate must block, raising alerts and suspending the agent). Everyt
 through the service: check and reserve, dial through the sandbox, the agent's report. A
 supervisor restores suspended agents every morning.
 
-Afterwards :func:`check_call_log` -- which never calls the gate -- re-derives the core rules
-from the pack's numbers and the call log alone, and counts violations. It must find none.
+Afterwards :func:`~lendcore.collections.checker.check_call_log` -- which never calls the gate --
+re-derives the core rules from the pack's numbers and the call log alone, and counts
+violations. It must find none.
 """
 
 from __future__ import annotations
@@ -23,29 +24,26 @@ from __future__ import annotations
 import logging
 import random
 import time as timer
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Engine, event, insert, select, update
+from sqlalchemy import Engine, event, insert, select, update
 
 from lendcore.collections.alerts import METRICS, SandboxWebhook, restore_agent
+from lendcore.collections.attempts import record_outcome
 from lendcore.collections.audit import verify_table
-from lendcore.collections.contacts import SELF, ContactPoint, Vault, dial, store_contact
+from lendcore.collections.checker import check_call_log
+from lendcore.collections.contacts import SELF, ContactPoint, Vault, store_contacts
+from lendcore.collections.context import AttemptRequest, CollectionsContext
+from lendcore.collections.dialling import dial
 from lendcore.collections.model import CallType, Channel, ContactScope, Outcome, Party
-from lendcore.collections.pack import CompiledPack, window_minutes
 from lendcore.collections.ports import SandboxDialer, SandboxSmsSender
-from lendcore.collections.service import (
-    AttemptRequest,
-    CollectionsContext,
-    check_and_reserve,
-    from_db,
-    record_outcome,
-)
-from lendcore.collections.tables import collection_agents, collection_attempts
+from lendcore.collections.service import check_and_reserve
+from lendcore.collections.tables import collection_agents
 from lendcore.kernel.ids import SequentialIds, partition_of
 from lendcore.onboarding.tables import borrowers
 from lendcore.privacy.keys import InMemoryKeyProvider
@@ -144,8 +142,9 @@ def seed_portfolio(
     with UnitOfWork(engine) as uow:
         uow.connection.execute(insert(borrowers), borrower_rows)
         uow.connection.execute(insert(loans), loan_rows)
+        points: list[ContactPoint] = []
         for loan in portfolio:
-            points = [ContactPoint(loan.borrower_id, SELF, SELF, phone_number(rng), "张三")]
+            points += [ContactPoint(loan.borrower_id, SELF, SELF, phone_number(rng), "张三")]
             for n in range(rng.choice((2, 3))):
                 points.append(
                     ContactPoint(
@@ -159,8 +158,7 @@ def seed_portfolio(
                     )
                 )
                 loan.contacts.append(f"c{n + 1}")
-            for point in points:
-                store_contact(uow.connection, vault, point, at, "onboarding")
+        store_contacts(uow.connection, vault, points, at, "onboarding")
         uow.commit()
     return portfolio
 
@@ -413,132 +411,3 @@ def _end_of_day(
                 .values(days_past_due=0, state="ACTIVE", due_principal=0, bucket="M0")
             )
         uow.commit()
-
-
-# ---- the independent checker ---------------------------------------------------------------
-
-
-@dataclass
-class CheckerReport:
-    rows: int = 0
-    violations: Counter[str] = field(default_factory=Counter)
-    examples: list[dict[str, Any]] = field(default_factory=list)
-
-    def flag(self, rule: str, row: Any) -> None:
-        self.violations[rule] += 1
-        if len(self.examples) < 10:
-            self.examples.append(
-                {
-                    "rule": rule,
-                    "attempt_id": int(row.attempt_id),
-                    "borrower_id": int(row.borrower_id),
-                    "at": from_db(row.requested_at).isoformat(),
-                }
-            )
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "rows_checked": self.rows,
-            "violations": sum(self.violations.values()),
-            "by_rule": dict(self.violations),
-            "examples": self.examples,
-        }
-
-
-_CONNECTED = ("answered", "refused")
-_NOT_CONNECTED = ("unanswered", "invalid_number")
-
-
-def check_call_log(connection: Connection, pack: CompiledPack) -> CheckerReport:
-    """Violations in the call log, from the pack's numbers alone (never the gate's code).
-
-    Rules re-derived: quiet hours in the debtor's local time; collection only when overdue;
-    contact calls only from the contacts DPD and while the borrower is unreachable (an invalid
-    number, or N not-connected borrower calls since the last connected one); the contact
-    interval; connected calls per debtor per local day; not-connected dials per number per
-    local day; never again after a contact refused. Attempts whose outcome is unknown count as
-    contacts for the interval and quiet hours, and as neither connected nor not for the counts.
-    """
-    rules = pack.pack.rules
-    quiet = window_minutes(rules.quiet_hours.start, rules.quiet_hours.end)
-    contacts_from = rules.contacts.min_days_past_due
-    unreachable = rules.contacts.borrower_unreachable
-    interval = timedelta(hours=rules.contact_interval.hours) if rules.contact_interval else None
-    conversations = rules.debtor_daily_conversations
-    dials = rules.number_daily_unanswered
-    report = CheckerReport()
-    a = collection_attempts.c
-    rows = connection.execute(
-        select(collection_attempts).order_by(a.borrower_id, a.requested_at, a.attempt_id)
-    ).all()
-    by_debtor: dict[int, list[Any]] = defaultdict(list)
-    for row in rows:
-        by_debtor[int(row.borrower_id)].append(row)
-    for debtor_rows in by_debtor.values():
-        report.rows += len(debtor_rows)
-        _check_debtor(
-            report, debtor_rows, quiet, contacts_from, unreachable, interval, conversations, dials
-        )
-    return report
-
-
-def _check_debtor(
-    report: CheckerReport,
-    rows: list[Any],
-    quiet: frozenset[int],
-    contacts_from: int,
-    unreachable: Any,
-    interval: timedelta | None,
-    conversations: Any,
-    dials: Any,
-) -> None:
-    misses = 0  # not-connected borrower calls since the last connected one
-    invalid = False
-    last_contact: dict[str, datetime] = {}
-    refused: set[str] = set()
-    connected_per_day: Counter[date] = Counter()
-    dials_per_number_day: Counter[tuple[str, date]] = Counter()
-    for row in rows:
-        at = from_db(row.requested_at)
-        local = at.astimezone(ZoneInfo(row.debtor_timezone))
-        day = local.date()
-        number = row.contact_id or SELF
-        investigation = row.call_type == "INVESTIGATION" and row.authorisation_ref
-        if local.hour * 60 + local.minute in quiet:
-            report.flag("QUIET_HOURS", row)
-        if row.days_past_due < 1 and row.purpose != "reminder" and not investigation:
-            report.flag("NOT_OVERDUE", row)
-        if row.party == "contact":
-            if row.channel == "call" and not investigation:
-                if row.days_past_due < contacts_from:
-                    report.flag("CONTACT_BEFORE_DPD", row)
-                if unreachable is not None and not (
-                    misses >= unreachable.consecutive_unanswered
-                    or (unreachable.invalid_number and invalid)
-                ):
-                    report.flag("CONTACT_WHILE_BORROWER_REACHABLE", row)
-            if number in refused:
-                report.flag("CONTACT_AFTER_REFUSAL", row)
-            previous = last_contact.get(number)
-            if interval is not None and previous is not None and at - previous < interval:
-                report.flag("CONTACT_INTERVAL", row)
-            last_contact[number] = at
-            if row.outcome == "refused":
-                refused.add(number)
-        if row.channel != "call":
-            continue
-        outcome = row.outcome or ("answered" if row.status == "DIALED" else None)
-        if outcome in _CONNECTED:
-            connected_per_day[day] += 1
-            if conversations is not None and connected_per_day[day] > conversations.max:
-                report.flag("DEBTOR_DAILY_CONVERSATIONS", row)
-        elif outcome in _NOT_CONNECTED:
-            dials_per_number_day[number, day] += 1
-            if dials is not None and dials_per_number_day[number, day] > dials.max:
-                report.flag("NUMBER_DAILY_DIALS", row)
-        if row.party == "borrower" and outcome is not None:
-            if outcome in _CONNECTED:
-                misses, invalid = 0, False
-            else:
-                misses += 1
-                invalid = invalid or outcome == "invalid_number"

@@ -9,9 +9,10 @@ Built from the end-of-day outbox events and loan state:
 - a **contact call** for each third party of a loan past the pack's contacts threshold -- but
   only where the gate, asked now, would allow it (borrower unreachable, consent in scope ...).
 
-Every candidate is pre-checked by the gate (:func:`~lendcore.collections.service.precheck`:
-same facts, no reservation) at 10:00 in the debtor's zone on the worklist's date; a denied
-candidate is left out and counted by reason. The real attempt is checked again when it is made.
+Every candidate is pre-checked by the gate (:func:`~lendcore.collections.service.precheck_many`:
+the same facts and verdict as the real check, read in a few batched queries, no reservation) at
+10:00 in the debtor's zone on the worklist's date; a denied candidate is left out and counted by
+reason. The real attempt is checked again when it is made.
 Items are ordered by priority -- delinquency bucket (worst first), then amount overdue, then days
 past due; reminders last -- and a debtor's items go to one agent, borrowers dealt round-robin in
 priority order, each agent up to the pack's per-agent daily cap.
@@ -20,24 +21,20 @@ priority order, each agent up to the pack's per-agent daily cap.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, or_, select
 
 from lendcore.batch.tables import outbox
 from lendcore.collections.audit import AuditEntry, append
 from lendcore.collections.contacts import SELF
+from lendcore.collections.context import AttemptRequest, CollectionsContext, Purpose
 from lendcore.collections.model import CallType, Channel, Party
 from lendcore.collections.pack import kind_bit, kind_mask
-from lendcore.collections.service import (
-    AttemptRequest,
-    CollectionsContext,
-    Purpose,
-    precheck,
-)
+from lendcore.collections.service import precheck_many
 from lendcore.collections.tables import collection_contacts
 from lendcore.onboarding.tables import borrowers
 from lendcore.servicing.tables import loans
@@ -126,6 +123,11 @@ def _candidates(engine: Engine, day: date, contacts_from: int) -> list[dict[str,
             )
         ):
             events[int(event.loan_id), str(event.kind)] = event
+        due_soon = sorted({loan_id for loan_id, kind in events if kind == "DUE_SOON"})
+        # Only loans someone would contact: overdue ones, and current ones with a DUE_SOON event.
+        wanted = loans.c.days_past_due > 0
+        if due_soon:
+            wanted = or_(wanted, loans.c.loan_id.in_(due_soon))
         rows = connection.execute(
             select(
                 loans.c.loan_id,
@@ -143,22 +145,26 @@ def _candidates(engine: Engine, day: date, contacts_from: int) -> list[dict[str,
                 borrowers.c.timezone,
             )
             .select_from(loans.outerjoin(borrowers, borrowers.c.borrower_id == loans.c.borrower_id))
-            .where(loans.c.state.in_(("ACTIVE", "OVERDUE", "RESTRUCTURED")))
+            .where(loans.c.state.in_(("ACTIVE", "OVERDUE", "RESTRUCTURED")), wanted)
             .order_by(loans.c.loan_id)
         ).all()
+        unlocked = sorted({int(r.borrower_id) for r in rows if r.days_past_due >= contacts_from})
         contacts: dict[int, list[str]] = {}
-        for c in connection.execute(
-            select(collection_contacts.c.borrower_id, collection_contacts.c.contact_id)
-            .where(collection_contacts.c.contact_id != SELF)
-            .order_by(collection_contacts.c.borrower_id, collection_contacts.c.contact_id)
-        ):
-            contacts.setdefault(int(c.borrower_id), []).append(c.contact_id)
+        for start in range(0, len(unlocked), 500):
+            for c in connection.execute(
+                select(collection_contacts.c.borrower_id, collection_contacts.c.contact_id)
+                .where(
+                    collection_contacts.c.contact_id != SELF,
+                    collection_contacts.c.borrower_id.in_(unlocked[start : start + 500]),
+                )
+                .order_by(collection_contacts.c.borrower_id, collection_contacts.c.contact_id)
+            ):
+                contacts.setdefault(int(c.borrower_id), []).append(c.contact_id)
     out: list[dict[str, Any]] = []
     for row in rows:
         base = {"row": row, "zone": row.timezone}
         if row.days_past_due == 0:
-            due_soon = events.get((int(row.loan_id), "DUE_SOON"))
-            if due_soon is not None:
+            if (int(row.loan_id), "DUE_SOON") in events:
                 trigger = f"DUE_SOON:{row.current_due_date}"
                 out.append(_candidate(base, Party.BORROWER, Channel.SMS, Purpose.REMINDER, trigger))
             continue
@@ -186,44 +192,47 @@ def build_worklist(
     """Today's worklist (see module doc); records one ``strategy.worklist`` audit entry."""
     pack = ctx.pack()
     candidates = _candidates(engine, day, pack.contacts_from)
-    items: list[WorkItem] = []
-    skipped: Counter[str] = Counter()
-    with engine.connect() as connection:
-        for c in candidates:
-            row = c["row"]
-            zone = ZoneInfo(c["zone"] or ctx.business_timezone.key)
-            at = datetime.combine(day, PLAN_TIME, zone)
-            request = AttemptRequest(
-                loan_id=int(row.loan_id),
+    requests = []
+    for c in candidates:
+        zone = ZoneInfo(c["zone"] or ctx.business_timezone.key)
+        requests.append(
+            AttemptRequest(
+                loan_id=int(c["row"].loan_id),
                 agent_id=PRECHECK_AGENT,
                 party=c["party"],
                 channel=c["channel"],
                 call_type=CallType.COLLECTION,
                 trigger_reason=c["trigger"],
-                at=at,
+                at=datetime.combine(day, PLAN_TIME, zone),
                 contact_id=c.get("contact"),
                 purpose=c["purpose"],
             )
-            decision = precheck(connection, request, ctx)
-            if not decision.allowed:
-                skipped.update(decision.reasons)
-                continue
-            items.append(
-                WorkItem(
-                    loan_id=int(row.loan_id),
-                    borrower_id=int(row.borrower_id),
-                    party=str(c["party"]),
-                    contact_id=c.get("contact"),
-                    channel=str(c["channel"]),
-                    call_type=str(CallType.COLLECTION),
-                    purpose=str(c["purpose"]),
-                    trigger_reason=c["trigger"],
-                    bucket=str(row.bucket),
-                    days_past_due=int(row.days_past_due),
-                    amount_overdue=int(row.overdue or 0),
-                    masked_number=decision.masked_number,
-                )
+        )
+    items: list[WorkItem] = []
+    skipped: Counter[str] = Counter()
+    with engine.connect() as connection:
+        decisions = precheck_many(connection, requests, ctx)
+    for c, decision in zip(candidates, decisions, strict=True):
+        if not decision.allowed:
+            skipped.update(decision.reasons)
+            continue
+        row = c["row"]
+        items.append(
+            WorkItem(
+                loan_id=int(row.loan_id),
+                borrower_id=int(row.borrower_id),
+                party=str(c["party"]),
+                contact_id=c.get("contact"),
+                channel=str(c["channel"]),
+                call_type=str(CallType.COLLECTION),
+                purpose=str(c["purpose"]),
+                trigger_reason=c["trigger"],
+                bucket=str(row.bucket),
+                days_past_due=int(row.days_past_due),
+                amount_overdue=int(row.overdue or 0),
+                masked_number=decision.masked_number,
             )
+        )
     assigned, unassigned = _assign(sorted(items, key=WorkItem.priority), agents, ctx)
     worklist = Worklist(day, pack.version, assigned, unassigned, len(candidates), skipped)
     with UnitOfWork(engine) as uow:
@@ -276,5 +285,5 @@ def _assign(
             continue
         owner[item.borrower_id] = agent
         used[agent] += counts
-        assigned[agent].append(WorkItem(**{**asdict(item), "agent_id": agent}))
+        assigned[agent].append(replace(item, agent_id=agent))
     return assigned, unassigned

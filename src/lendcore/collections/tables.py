@@ -2,7 +2,7 @@
 contact-attempt log with its grants, alerts, and the hash-chained audit log.
 
 Tables that belong to a borrower carry ``borrower_id`` first in their key (sharding-ready). Times
-are stored in UTC (``collections.service.utc``): SQLite's DateTime keeps no offset, so every
+are stored in UTC (``collections.context.utc``): SQLite's DateTime keeps no offset, so every
 value is normalised before it is written and read back as UTC.
 """
 

@@ -12,6 +12,10 @@ A profile turns a loan's due dates into a payment plan when the loan is opened:
 A :class:`Payment` names *what* is paid (every instalment up to ``through_seq`` plus whatever is
 overdue, or the whole loan); the amount is worked out on the day from the loan's rows
 (:func:`amount_due`), so penalties and re-amortised schedules are always paid exactly.
+
+Collection calls nudge this a little (:func:`promise_to_pay`, :func:`payment_after_call`): a
+borrower who answers may promise to pay by a day soon and may keep it, paying what is overdue
+(a catch-up payment, ``through_seq`` 0); see the section at the end.
 """
 
 from __future__ import annotations
@@ -119,3 +123,55 @@ def amount_due(payment: Payment, rows: Iterable[Mapping[str, Any]], penalty_owed
         elif payment.payoff:
             total += principal
     return total
+
+
+# ---- how borrowers respond to collections ---------------------------------------------------
+# A connected collection call changes little, and only a little: a borrower who answers may
+# promise to pay (PTP) by a day soon, and some keep the promise, paying what is overdue that day;
+# a borrower who answers without promising sometimes pays anyway. Everything else follows the
+# payment plan the profile drew at origination. The rates are illustrative, not calibrated on any
+# lender's data.
+
+PROMISE_RATES: Mapping[Profile, float] = {
+    Profile.ON_TIME: 0.7,
+    Profile.LATE: 0.6,
+    Profile.CURED: 0.5,
+    Profile.DEFAULTER: 0.25,
+}
+KEEP_RATES: Mapping[Profile, float] = {
+    Profile.ON_TIME: 0.6,
+    Profile.LATE: 0.35,
+    Profile.CURED: 0.3,
+    Profile.DEFAULTER: 0.08,
+}
+WITHOUT_PROMISE_SHARE = 0.2  # answered without promising: pays at a fifth of the keep rate
+CONTACT_REFUSAL = 0.1  # a third party who answers refuses any further contact
+PROMISE_DAYS = (0, 3)  # a promise names a day this many days after the call
+
+
+def promise_to_pay(profile: Profile, day: date, rng: random.Random) -> date | None:
+    """The day a borrower of ``profile`` who answered a collection call on ``day`` promises to
+    pay by, or None for no promise."""
+    if rng.random() >= PROMISE_RATES[profile]:
+        return None
+    return day + timedelta(days=rng.randint(*PROMISE_DAYS))
+
+
+def contact_refuses(rng: random.Random) -> bool:
+    """Whether a third party who answered refuses further contact (the agent reports it)."""
+    return rng.random() < CONTACT_REFUSAL
+
+
+def payment_after_call(
+    profile: Profile, promised: date | None, day: date, rng: random.Random
+) -> Payment | None:
+    """The catch-up payment a conversation on ``day`` leads to, if any: everything overdue on the
+    payment's day and the penalty (``through_seq`` 0: no instalment beyond what is overdue). A
+    promise is kept at the profile's keep rate, on the day promised; without a promise the
+    borrower pays at a fifth of that rate, within a few days."""
+    keep = KEEP_RATES[profile]
+    if promised is not None:
+        return Payment(promised, through_seq=0) if rng.random() < keep else None
+    if rng.random() >= keep * WITHOUT_PROMISE_SHARE:
+        return None
+    return Payment(day + timedelta(days=rng.randint(*PROMISE_DAYS)), through_seq=0)

@@ -164,6 +164,41 @@ def _simulation_rows(simulation: dict[str, Any]) -> list[tuple[str, str]]:
         ("提前结清 Early payoffs", str(simulation["payoffs"])),
         ("结清 Settled", str(simulation["settled"])),
         ("核销 Written off", f"{simulation['written_off']} / {simulation['written_off_amount']}"),
+        (
+            "催收后还款 Payments after a collection conversation",
+            f"{simulation['catch_up_payments']} / {simulation['catch_up_amount']}",
+        ),
+    ]
+
+
+def collection_rows(collections: dict[str, Any]) -> list[tuple[str, str]]:
+    """The collections desk's figures, labelled (terminal and HTML)."""
+    outcomes = ", ".join(f"{name} {n}" for name, n in collections["call_outcomes"].items())
+    return [
+        ("坐席 Agents", str(collections["agents"])),
+        ("联系人记录(加密) Contact points stored, encrypted", str(collections["contact_points"])),
+        (
+            "工作清单 Worklist items (candidates; over the caps)",
+            f"{collections['worklist_items']} ({collections['candidates']}; "
+            f"{collections['unassigned']})",
+        ),
+        ("承诺期内暂缓 Items held while a promise runs", str(collections["held_for_promise"])),
+        ("联系尝试 Attempts through the gate", str(collections["attempts"])),
+        ("放行 Allowed", str(collections["allowed"])),
+        ("拒绝 Denied (by reason: below)", str(collections["denied"])),
+        ("外呼 Calls placed (outcomes)", f"{collections['calls']} ({outcomes or '—'})"),
+        ("有效通话 Connected conversations", str(collections["connected"])),
+        ("还款承诺 Promises to pay", str(collections["promises_to_pay"])),
+        (
+            "短信 SMS sent (undelivered)",
+            f"{collections['sms_sent']} ({collections['sms_undelivered']})",
+        ),
+        ("违规告警 Violation alerts", str(collections["alerts"])),
+        ("审计记录 Audit chain records", str(collections["audit_records"])),
+        (
+            "独立复核违规 Violations found by the independent check",
+            str(collections["independent_check"]["violations"]),
+        ),
     ]
 
 
@@ -193,6 +228,7 @@ def render_html(doc: dict[str, Any]) -> str:
     )
     trend_chart, trend_note = _trend(doc)
     simulation = doc.get("simulation")
+    collections = simulation.get("collections") if simulation else None
     template = _environment().get_template("report.html.j2")
     return template.render(
         doc=doc,
@@ -206,6 +242,8 @@ def render_html(doc: dict[str, Any]) -> str:
         profile_names=PROFILE_NAMES,
         sim=simulation,
         sim_rows=_simulation_rows(simulation) if simulation else [],
+        collections=collections,
+        collection_rows=collection_rows(collections) if collections else [],
     )
 
 

@@ -343,6 +343,7 @@ def simulation_section(result: SimulationResult) -> dict[str, Any]:
             "end": config.end.isoformat(),
             "reject_rate": str(config.reject_rate),
             "origination_days": config.origination_days,
+            "collection_agents": config.collection_agents,
         },
         "borrowers_by_profile": dict(sorted(stats.borrowers_by_profile.items())),
         "loans_by_product": dict(sorted(stats.loans_by_product.items())),
@@ -358,6 +359,9 @@ def simulation_section(result: SimulationResult) -> dict[str, Any]:
         "settled": stats.settled,
         "written_off": stats.written_off,
         "written_off_amount": format_major(stats.written_off_amount),
+        "catch_up_payments": stats.catch_up_payments,
+        "catch_up_amount": format_major(stats.catch_up_amount),
+        "collections": result.collections.to_dict() if result.collections else None,
         "daily": [
             {
                 "day": p.day.isoformat(),

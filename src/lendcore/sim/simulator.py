@@ -2,7 +2,12 @@
 services, day by day, with the real end-of-day batch closing every day.
 
 Each simulated day, in order:
-1. originations — loans opened and signed in one unit of work (``servicing.service``), then
+0. collections   — from the second day on, the collections desk (:mod:`lendcore.sim.collections`)
+   builds the day's worklist from the last end of day and works it through the real contact gate
+   (reminder SMS, borrower calls, contact calls once unlocked); a conversation may lead to a
+   catch-up payment, scheduled like any other (step 2);
+1. originations — loans opened and signed in one unit of work (``servicing.service``), with a
+   first-time borrower's encrypted contact points (own number and one to three third parties), then
    disbursed one by one through ``funding.service.disburse`` and the sandbox channel (which
    rejects a small share: those loans stay signed, never active, and are counted);
 2. repayments    — every payment falling due that day, in one unit of work, each through
@@ -28,12 +33,14 @@ from datetime import date, timedelta
 from sqlalchemy import Engine, func, insert, select
 
 from lendcore.batch.runner import run_eod
+from lendcore.collections.contacts import ContactPoint, Vault, store_contacts
 from lendcore.funding.ports import SandboxPaymentChannel
 from lendcore.funding.service import disburse
 from lendcore.kernel.clock import FixedClock
 from lendcore.kernel.errors import ErrorCode, LendcoreError
 from lendcore.kernel.ids import SequentialIds, partition_of
 from lendcore.onboarding.tables import borrowers as borrowers_table
+from lendcore.privacy.keys import InMemoryKeyProvider
 from lendcore.products.loader import LoadedProduct, load_products
 from lendcore.schedule.model import PeriodUnit
 from lendcore.servicing.model import DEFAULT_BUCKETS, LIVE_STATES, OVERFLOW_BUCKET, LoanState
@@ -41,6 +48,7 @@ from lendcore.servicing.repository import load_instalments
 from lendcore.servicing.service import open_loan, repay, sign_contract, write_off
 from lendcore.servicing.tables import loans
 from lendcore.sim.behaviour import PROFILE_WEIGHTS, Payment, Profile, amount_due, plan_payments
+from lendcore.sim.collections import CollectionsDesk, CollectionsStats
 from lendcore.sim.portfolio import SyntheticBorrower, draw_borrower, draw_product, draw_terms
 from lendcore.store.db import UnitOfWork
 
@@ -58,6 +66,7 @@ class SimulationConfig:
     origination_window: float = 0.6  # first loans are taken in this leading share of the run
     reborrow_share: float = 0.6  # on-time small-loan borrowers who borrow again after settling
     write_off_after_days: int = 180
+    collection_agents: int = 4  # the collections desk; 0 runs no collections
     profile_weights: tuple[tuple[Profile, int], ...] = PROFILE_WEIGHTS
     product_weights: Mapping[str, float] = field(
         default_factory=lambda: {"small_short_term": 0.55, "consumer_instalment": 0.45}
@@ -68,6 +77,8 @@ class SimulationConfig:
             raise LendcoreError(ErrorCode.INVALID_ARGUMENT, "borrowers and days must be >= 1")
         if not 0 <= self.reject_rate < 1:
             raise LendcoreError(ErrorCode.INVALID_ARGUMENT, "reject rate must be in [0, 1)")
+        if not 0 <= self.collection_agents <= 99:
+            raise LendcoreError(ErrorCode.INVALID_ARGUMENT, "collection agents must be 0-99")
 
     @property
     def end(self) -> date:
@@ -110,6 +121,8 @@ class SimulationStats:
     settled: int = 0
     written_off: int = 0
     written_off_amount: int = 0
+    catch_up_payments: int = 0  # payments a collection conversation led to (made, not planned)
+    catch_up_amount: int = 0
 
 
 @dataclass
@@ -118,6 +131,7 @@ class SimulationResult:
     stats: SimulationStats
     daily: list[DailyPoint]
     seconds: float  # wall time; reported beside the report, never inside it
+    collections: CollectionsStats | None = None
 
 
 @dataclass(frozen=True)
@@ -132,6 +146,7 @@ class Simulator:
         engine: Engine,
         config: SimulationConfig,
         products: Mapping[str, LoadedProduct] | None = None,
+        vault: Vault | None = None,
     ):
         self.engine = engine
         self.config = config
@@ -147,6 +162,21 @@ class Simulator:
         # day -> (borrower, product or None for a fresh draw); day -> (loan, payment)
         self._originations: dict[date, list[tuple[int, str | None]]] = defaultdict(list)
         self._payments: dict[date, list[tuple[int, Payment]]] = defaultdict(list)
+        # Contact data is encrypted under ``vault`` (default: a key that lives as long as the run).
+        self.vault = vault or Vault.from_provider(InMemoryKeyProvider())
+        self.desk = (
+            CollectionsDesk(
+                engine,
+                config.seed,
+                config.collection_agents,
+                self.vault,
+                lambda borrower_id: self._borrowers[borrower_id].profile,
+            )
+            if config.collection_agents
+            else None
+        )
+        self._with_contacts: set[int] = set()
+        self._catch_up: dict[int, date] = {}  # loan -> day of its pending catch-up payment
 
     # ---- the run ------------------------------------------------------------------------
 
@@ -156,6 +186,8 @@ class Simulator:
         for index in range(self.config.days):
             day = self.config.start + timedelta(days=index)
             clock = FixedClock.at_date(day)
+            if self.desk is not None and index > 0:
+                self._schedule_catch_up(day, self.desk.work(day))
             originated = self._originate(day, clock)
             count, amount = self._repay(day, clock)
             self._write_off(day, clock)
@@ -164,7 +196,18 @@ class Simulator:
             self.daily.append(point)
             if on_day:
                 on_day(index + 1, point)
-        return SimulationResult(self.config, self.stats, self.daily, time.perf_counter() - started)
+        collections = self.desk.finish() if self.desk is not None else None
+        seconds = time.perf_counter() - started
+        return SimulationResult(self.config, self.stats, self.daily, seconds, collections)
+
+    def _schedule_catch_up(self, day: date, payments: list[tuple[int, Payment]]) -> None:
+        """Catch-up payments from the day's conversations; one pending per loan at a time."""
+        for loan_id, payment in payments:
+            pending = self._catch_up.get(loan_id)
+            if pending is not None and pending >= day:
+                continue
+            self._catch_up[loan_id] = payment.day
+            self._payments[payment.day].append((loan_id, payment))
 
     def _create_borrowers(self) -> None:
         clock = FixedClock.at_date(self.config.start)
@@ -202,9 +245,14 @@ class Simulator:
             return 0
         weights = dict(self.config.product_weights)
         plans: list[tuple[int, int, int, list[Payment]]] = []
+        points: list[ContactPoint] = []
         with UnitOfWork(self.engine) as uow:
             for borrower_id, code in requests:
                 borrower, rng = self._borrowers[borrower_id], self._rngs[borrower_id]
+                if self.desk is not None and borrower_id not in self._with_contacts:
+                    self._with_contacts.add(borrower_id)
+                    surname = borrower.display_name[:1]
+                    points += self.desk.contact_points(borrower_id, surname, clock.now())
                 code = code or draw_product(
                     {c: p.product for c, p in self.products.items()}, weights, rng
                 )
@@ -231,6 +279,7 @@ class Simulator:
                 self._loans[loan_id] = _Loan(borrower_id, code)
                 self.stats.loans_opened += 1
                 self.stats.loans_by_product[code] += 1
+            store_contacts(uow.connection, self.vault, points, clock.now(), "onboarding")
             uow.commit()
         for loan_id, borrower_id, payout, plan in plans:
             payee = self._borrowers[borrower_id].payee_account
@@ -272,6 +321,9 @@ class Simulator:
                 count += 1
                 received += amount
                 self.stats.payoffs += payment.payoff
+                if payment.through_seq == 0:  # a catch-up payment after a conversation
+                    self.stats.catch_up_payments += 1
+                    self.stats.catch_up_amount += amount
                 if result.state is LoanState.SETTLED:
                     self.stats.settled += 1
                     self._maybe_borrow_again(loan_id, day)
@@ -356,5 +408,6 @@ def simulate(
     config: SimulationConfig,
     on_day: Callable[[int, DailyPoint], None] | None = None,
     products: Mapping[str, LoadedProduct] | None = None,
+    vault: Vault | None = None,
 ) -> SimulationResult:
-    return Simulator(engine, config, products).run(on_day)
+    return Simulator(engine, config, products, vault).run(on_day)

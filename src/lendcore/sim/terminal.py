@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
-from lendcore.sim.html import PROFILE_NAMES, grouped, percent
+from lendcore.sim.html import PROFILE_NAMES, collection_rows, grouped, percent
 
 ROLLS = ("M0", "M1", "M2", "M3")
 CURES = ("M1", "M2", "M3", "M4+")
@@ -113,6 +113,18 @@ def _trial_balance(doc: dict[str, Any]) -> Table:
     return table
 
 
+def _collections(collections: dict[str, Any]) -> tuple[Table, Table]:
+    table = _table(
+        "催收 Collections (every attempt through the contact gate)", "项 Item", "数 Count"
+    )
+    for label, value in collection_rows(collections):
+        table.add_row(label, value)
+    reasons = _table("拒绝原因 Denied by reason code", "原因 Reason", "次数 Attempts")
+    for code, count in collections["denied_by_reason"].items():
+        reasons.add_row(code, str(count))
+    return table, reasons
+
+
 def print_report(console: Console, doc: dict[str, Any]) -> None:
     if doc.get("synthetic"):
         notice = doc["notice"]
@@ -153,3 +165,13 @@ def print_report(console: Console, doc: dict[str, Any]) -> None:
             f"({grouped(simulation['repaid_amount'])} yuan, {simulation['payoffs']} early payoffs), "
             f"{simulation['settled']} settled, {simulation['written_off']} written off"
         )
+        collections = simulation.get("collections")
+        if collections:
+            for table in _collections(collections):
+                console.print(table)
+            check = collections["independent_check"]
+            mark = "[green]✔[/]" if check["violations"] == 0 else "[bold red]✘[/]"
+            console.print(
+                f"独立复核 Independent check of the call log: {mark} {check['violations']} "
+                f"violations in {check['rows_checked']} attempts"
+            )
