@@ -15,7 +15,7 @@ allows — ends the pause. Every step appends to the audit chain in the same tra
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -36,6 +36,12 @@ from lendcore.store.db import UnitOfWork
 Calculator = Callable[..., dict[str, Any]]
 
 _IDS = SnowflakeIds()
+
+
+def _utc(moment: datetime) -> datetime:
+    """Stored times are UTC (SQLite keeps no offset: an aware local time would be stored as
+    its wall-clock reading)."""
+    return moment.astimezone(UTC)
 
 
 def _not_found(case_id: int) -> ValidationError:
@@ -136,8 +142,8 @@ def calculate_case(
             request=_summarise_request(body),
             result=result,
             misses_allowed=policy.get("misses_allowed"),
-            created_at=now,
-            updated_at=now,
+            created_at=_utc(now),
+            updated_at=_utc(now),
         )
     )
     append(
@@ -197,7 +203,7 @@ def submit(
             plan_kind=plan_kind,
             plan=plans[plan_kind],
             consent=kept_consent,
-            updated_at=now,
+            updated_at=_utc(now),
         )
     )
     _audit(uow, now, "hardship.submit", actor, case_id, plan_kind=plan_kind, consent=kept_consent)
@@ -252,7 +258,7 @@ def approve(
             decision_note=note[:500],
             restructure=booked.to_dict(),
             first_plan_seq=booked.first_seq,
-            updated_at=now,
+            updated_at=_utc(now),
         )
     )
     _audit(
@@ -277,7 +283,9 @@ def reject(
     uow.connection.execute(
         update(hardship_cases)
         .where(hardship_cases.c.case_id == case_id)
-        .values(status="REJECTED", operator=operator, decision_note=note[:500], updated_at=now)
+        .values(
+            status="REJECTED", operator=operator, decision_note=note[:500], updated_at=_utc(now)
+        )
     )
     _audit(uow, now, "hardship.reject", operator, case_id, note=note[:500])
     return get_case(uow.connection, case_id)
@@ -332,7 +340,7 @@ def check_plans(uow: UnitOfWork, business_date: date, now: datetime) -> dict[str
         uow.connection.execute(
             update(hardship_cases)
             .where(c.case_id == row.case_id)
-            .values(status=status, breach=breach, updated_at=now)
+            .values(status=status, breach=breach, updated_at=_utc(now))
         )
         set_hardship_plan(uow.connection, int(row.loan_id), False, "system", now)
         if status == "BREACHED":

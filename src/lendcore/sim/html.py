@@ -202,6 +202,56 @@ def collection_rows(collections: dict[str, Any]) -> list[tuple[str, str]]:
     ]
 
 
+def underwriting_rows(underwriting: dict[str, Any]) -> list[tuple[str, str]]:
+    """The decision pipeline's figures, labelled (terminal and HTML)."""
+    outcomes = underwriting["outcomes"]
+    reviews = ", ".join(f"{k} {n}" for k, n in underwriting["reviews"].items()) or "—"
+    tiers = ", ".join(f"{k} {n}" for k, n in underwriting["by_tier"].items()) or "—"
+    return [
+        ("申请 Applications decided", str(underwriting["applications"])),
+        (
+            "批准 Approved",
+            f"{outcomes.get('APPROVE', 0)} ({percent(underwriting['approval_rate'])})",
+        ),
+        ("人工审核 Manual review (verdicts)", f"{outcomes.get('MANUAL_REVIEW', 0)} ({reviews})"),
+        ("拒绝 Rejected", str(outcomes.get("REJECT", 0))),
+        ("放款 Became loans", f"{underwriting['funded']} ({percent(underwriting['funded_rate'])})"),
+        ("等级 Tiers", tiers),
+    ]
+
+
+def hardship_rows(hardship: dict[str, Any]) -> list[tuple[str, str]]:
+    """The hardship desk's figures, labelled (terminal and HTML)."""
+    ineligible = ", ".join(f"{k} {n}" for k, n in hardship["ineligible"].items()) or "—"
+    plans = ", ".join(f"{k} {n}" for k, n in hardship["plans"].items()) or "—"
+    status = ", ".join(f"{k} {n}" for k, n in hardship["end_status"].items()) or "—"
+    cure = hardship["cure_rate"]
+    return [
+        ("测算案件 Cases calculated", str(hardship["cases"])),
+        ("不符合 Ineligible (reason)", ineligible),
+        ("提供方案 Offered three plans", str(hardship["offered"])),
+        (
+            "接受并重组 Taken up and restructured",
+            f"{hardship['taken_up']} ({percent(hardship['take_up_rate'])})",
+        ),
+        ("所选方案 Plans chosen", plans),
+        ("期末状态 Case status at the end", status),
+        ("治愈率 Cure rate (performing or repaid)", "—" if cure is None else percent(cure)),
+    ]
+
+
+def _score_chart(underwriting: dict[str, Any]) -> Any:
+    bands = underwriting["score_bands"]
+    return bar_chart(
+        [
+            Bar(band, Decimal(n), COLORS[i % len(COLORS)], "")
+            for i, (band, n) in enumerate(bands.items())
+        ],
+        "申请评分分布 Application scores (50-point bands)",
+        "申请 applications",
+    )
+
+
 def render_html(doc: dict[str, Any]) -> str:
     buckets = doc["loans"]["by_bucket"]
     bucket_chart = bar_chart(
@@ -229,6 +279,8 @@ def render_html(doc: dict[str, Any]) -> str:
     trend_chart, trend_note = _trend(doc)
     simulation = doc.get("simulation")
     collections = simulation.get("collections") if simulation else None
+    underwriting = simulation.get("underwriting") if simulation else None
+    hardship = simulation.get("hardship") if simulation else None
     template = _environment().get_template("report.html.j2")
     return template.render(
         doc=doc,
@@ -244,6 +296,11 @@ def render_html(doc: dict[str, Any]) -> str:
         sim_rows=_simulation_rows(simulation) if simulation else [],
         collections=collections,
         collection_rows=collection_rows(collections) if collections else [],
+        underwriting=underwriting,
+        underwriting_rows=underwriting_rows(underwriting) if underwriting else [],
+        score_chart=_score_chart(underwriting) if underwriting else None,
+        hardship=hardship,
+        hardship_rows=hardship_rows(hardship) if hardship else [],
     )
 
 

@@ -361,7 +361,10 @@ def simulation_section(result: SimulationResult) -> dict[str, Any]:
         "written_off_amount": format_major(stats.written_off_amount),
         "catch_up_payments": stats.catch_up_payments,
         "catch_up_amount": format_major(stats.catch_up_amount),
+        "declined": stats.declined,
+        "underwriting": result.underwriting.to_dict() if result.underwriting else None,
         "collections": result.collections.to_dict() if result.collections else None,
+        "hardship": result.hardship.to_dict() if result.hardship else None,
         "daily": [
             {
                 "day": p.day.isoformat(),

@@ -27,8 +27,9 @@ import random
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import date, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
+from datetime import time as clock_time
 
 from sqlalchemy import Engine, func, insert, select
 
@@ -49,9 +50,12 @@ from lendcore.servicing.service import open_loan, repay, sign_contract, write_of
 from lendcore.servicing.tables import loans
 from lendcore.sim.behaviour import PROFILE_WEIGHTS, Payment, Profile, amount_due, plan_payments
 from lendcore.sim.collections import CollectionsDesk, CollectionsStats
+from lendcore.sim.hardship import OFFER_AT_DPD, HardshipDesk, HardshipStats
 from lendcore.sim.portfolio import SyntheticBorrower, draw_borrower, draw_product, draw_terms
+from lendcore.sim.underwriting import UnderwritingDesk, UnderwritingStats
 from lendcore.store.db import UnitOfWork
 
+NEGOTIATION_TIME = clock_time(20, 45)  # hardship calls and approvals, after the collections day
 BUCKETS = (*(name for name, _ in DEFAULT_BUCKETS), OVERFLOW_BUCKET)
 LIVE = tuple(str(s) for s in LIVE_STATES)
 
@@ -67,6 +71,8 @@ class SimulationConfig:
     reborrow_share: float = 0.6  # on-time small-loan borrowers who borrow again after settling
     write_off_after_days: int = 180
     collection_agents: int = 4  # the collections desk; 0 runs no collections
+    underwriting: bool = True  # every loan starts as an application through the decision pipeline
+    hardship: bool = True  # plans offered to borrowers in hardship (lendcore.sim.hardship)
     profile_weights: tuple[tuple[Profile, int], ...] = PROFILE_WEIGHTS
     product_weights: Mapping[str, float] = field(
         default_factory=lambda: {"small_short_term": 0.55, "consumer_instalment": 0.45}
@@ -110,6 +116,7 @@ class SimulationStats:
     borrowers_by_profile: Counter[str] = field(default_factory=Counter)
     loans_by_product: Counter[str] = field(default_factory=Counter)
     loans_opened: int = 0
+    declined: int = 0  # applications rejected (or refused at review): no loan
     reborrowed: int = 0
     disbursed: int = 0
     disbursed_amount: int = 0
@@ -132,6 +139,8 @@ class SimulationResult:
     daily: list[DailyPoint]
     seconds: float  # wall time; reported beside the report, never inside it
     collections: CollectionsStats | None = None
+    underwriting: UnderwritingStats | None = None
+    hardship: HardshipStats | None = None
 
 
 @dataclass(frozen=True)
@@ -176,6 +185,10 @@ class Simulator:
             else None
         )
         self._with_contacts: set[int] = set()
+        self.underwriting = (
+            UnderwritingDesk(engine, self.products, config.seed) if config.underwriting else None
+        )
+        self.hardship = HardshipDesk(engine, config.seed) if config.hardship else None
         self._catch_up: dict[int, date] = {}  # loan -> day of its pending catch-up payment
 
     # ---- the run ------------------------------------------------------------------------
@@ -192,13 +205,45 @@ class Simulator:
             count, amount = self._repay(day, clock)
             self._write_off(day, clock)
             run_eod(self.engine, day)
+            if self.hardship is not None:
+                self._negotiate(day, clock)
             point = self._snapshot(day, originated, count, amount)
             self.daily.append(point)
             if on_day:
                 on_day(index + 1, point)
         collections = self.desk.finish() if self.desk is not None else None
+        underwriting = self.underwriting.stats if self.underwriting is not None else None
+        hardship = self.hardship.finish() if self.hardship is not None else None
         seconds = time.perf_counter() - started
-        return SimulationResult(self.config, self.stats, self.daily, seconds, collections)
+        return SimulationResult(
+            self.config, self.stats, self.daily, seconds, collections, underwriting, hardship
+        )
+
+    def _negotiate(self, day: date, clock: FixedClock) -> None:
+        """After the end of day: the plan check, then plans for loans that just crossed the
+        hardship policy's threshold."""
+        assert self.hardship is not None
+        # After the day's calls (the desk stops at 20:30) and its end of day.
+        now = datetime.combine(day, NEGOTIATION_TIME, clock.timezone)
+        self.hardship.check(day + timedelta(days=1), now)
+        with self.engine.connect() as connection:
+            crossed = connection.execute(
+                select(loans.c.loan_id, loans.c.borrower_id).where(
+                    loans.c.days_past_due == OFFER_AT_DPD, loans.c.state == "OVERDUE"
+                )
+            ).all()
+        candidates = [
+            (
+                int(r.loan_id),
+                int(r.borrower_id),
+                self._borrowers[r.borrower_id].profile,
+                self._borrowers[r.borrower_id].city,
+                self._rngs[r.borrower_id],
+            )
+            for r in sorted(crossed)
+        ]
+        for loan_id, payment in self.hardship.work(day, now, candidates):
+            self._payments[payment.day].append((loan_id, payment))
 
     def _schedule_catch_up(self, day: date, payments: list[tuple[int, Payment]]) -> None:
         """Catch-up payments from the day's conversations; one pending per loan at a time."""
@@ -249,15 +294,37 @@ class Simulator:
         with UnitOfWork(self.engine) as uow:
             for borrower_id, code in requests:
                 borrower, rng = self._borrowers[borrower_id], self._rngs[borrower_id]
-                if self.desk is not None and borrower_id not in self._with_contacts:
-                    self._with_contacts.add(borrower_id)
-                    surname = borrower.display_name[:1]
-                    points += self.desk.contact_points(borrower_id, surname, clock.now())
                 code = code or draw_product(
                     {c: p.product for c, p in self.products.items()}, weights, rng
                 )
                 loaded = self.products[code]
                 terms = draw_terms(loaded.product, rng)
+                if self.underwriting is not None:  # the application, decided and recorded
+                    offered = self.underwriting.decide(
+                        uow,
+                        borrower,
+                        rng,
+                        product=code,
+                        amount=terms.principal,
+                        term=terms.term,
+                        method=terms.method,
+                        day=day,
+                    )
+                    if offered is None:
+                        self.stats.declined += 1
+                        continue
+                    code, loaded = offered.product, self.products[offered.product]
+                    terms = replace(
+                        terms,
+                        principal=offered.principal,
+                        term=offered.term,
+                        method=offered.method,
+                        rate=offered.rate,
+                    )
+                if self.desk is not None and borrower_id not in self._with_contacts:
+                    self._with_contacts.add(borrower_id)
+                    surname = borrower.display_name[:1]
+                    points += self.desk.contact_points(borrower_id, surname, clock.now())
                 loan_id = self._loan_ids.next_id()
                 offer = open_loan(
                     uow,

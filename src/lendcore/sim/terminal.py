@@ -8,7 +8,14 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
-from lendcore.sim.html import PROFILE_NAMES, collection_rows, grouped, percent
+from lendcore.sim.html import (
+    PROFILE_NAMES,
+    collection_rows,
+    grouped,
+    hardship_rows,
+    percent,
+    underwriting_rows,
+)
 
 ROLLS = ("M0", "M1", "M2", "M3")
 CURES = ("M1", "M2", "M3", "M4+")
@@ -165,6 +172,18 @@ def print_report(console: Console, doc: dict[str, Any]) -> None:
             f"({grouped(simulation['repaid_amount'])} yuan, {simulation['payoffs']} early payoffs), "
             f"{simulation['settled']} settled, {simulation['written_off']} written off"
         )
+        underwriting = simulation.get("underwriting")
+        if underwriting:
+            table = _table("授信决策 Credit decisions (the real pipeline)", "项 Item", "数 Count")
+            for label, value in underwriting_rows(underwriting):
+                table.add_row(label, value)
+            console.print(table)
+            reasons = _table("决策原因 Decisions by policy reason", "原因 Reason", "申请 Apps")
+            for code, count in underwriting["reasons"].items():
+                reasons.add_row(code, str(count))
+            console.print(reasons)
+            bands = ", ".join(f"{b}: {n}" for b, n in underwriting["score_bands"].items())
+            console.print(f"评分分布 Scores by 50-point band: {bands}")
         collections = simulation.get("collections")
         if collections:
             for table in _collections(collections):
@@ -175,3 +194,9 @@ def print_report(console: Console, doc: dict[str, Any]) -> None:
                 f"独立复核 Independent check of the call log: {mark} {check['violations']} "
                 f"violations in {check['rows_checked']} attempts"
             )
+        hardship = simulation.get("hardship")
+        if hardship:
+            table = _table("困难协商 Hardship negotiation", "项 Item", "数 Count")
+            for label, value in hardship_rows(hardship):
+                table.add_row(label, value)
+            console.print(table)
