@@ -65,6 +65,14 @@ def simulate_cmd(
     collection_agents: int = typer.Option(
         4, help="催收坐席数 collection agents working the daily worklist (0: no collections)"
     ),
+    underwriting: bool = typer.Option(
+        True,
+        "--underwriting/--no-underwriting",
+        help="授信决策 every loan starts as an application through the decision pipeline",
+    ),
+    hardship: bool = typer.Option(
+        True, "--hardship/--no-hardship", help="困难协商 offer plans to borrowers in hardship"
+    ),
     html: str = typer.Option(DEFAULT_HTML, help="HTML 报告路径 where to write the HTML report"),
     no_html: bool = typer.Option(False, "--no-html", help="不写 HTML do not write the HTML report"),
     json_out: bool = typer.Option(False, "--json", help="machine-readable output"),
@@ -81,6 +89,8 @@ def simulate_cmd(
         start=_start(start),
         reject_rate=reject_rate,
         collection_agents=collection_agents,
+        underwriting=underwriting,
+        hardship=hardship,
     )
     url = database or database_url()
     with _reachable(url):

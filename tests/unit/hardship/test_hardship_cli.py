@@ -76,6 +76,6 @@ def test_import_policy_reads_gbk_text(tmp_path):
 def test_policies_lists_and_filters():
     result = RUNNER.invoke(app, ["hardship", "policies", "--json", "--scope", "platform"])
     assert result.exit_code == 0, result.output
-    assert [r["id"] for r in json.loads(result.output)] == ["default"]
+    assert [r["id"] for r in json.loads(result.output)] == ["default", "early"]
     table = RUNNER.invoke(app, ["hardship", "policies"])
     assert table.exit_code == 0 and "consumer-instalment" in table.output

@@ -130,11 +130,12 @@ def test_the_version_covers_the_expense_table(tmp_path):
 def test_query_filters_by_scope_product_and_days_past_due():
     store = PolicyStore(POLICIES)
     assert {r["id"] for r in store.query(scope="product")} == {"consumer-instalment"}
-    assert {r["id"] for r in store.query(product="small_short_term")} == {"default"}
+    assert {r["id"] for r in store.query(product="small_short_term")} == {"default", "early"}
     covering = {r["id"] for r in store.query(product="consumer_instalment")}
-    assert covering == {"default", "consumer-instalment"}
-    assert {r["id"] for r in store.query(days_past_due=100)} == {"default"}
-    assert {r["id"] for r in store.query(days_past_due=90)} == set()
+    assert covering == {"default", "early", "consumer-instalment"}
+    assert {r["id"] for r in store.query(days_past_due=100)} == {"default", "early"}
+    assert {r["id"] for r in store.query(days_past_due=90)} == {"early"}
+    assert {r["id"] for r in store.query(days_past_due=30)} == set()
     assert [r["id"] for r in store.query(policy_id="default")] == ["default"]
 
 
