@@ -11,9 +11,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# A synthetic portfolio through the real services and end-of-day batch, with a collections desk
-# working the daily worklist through the contact gate, then the report (terminal +
-# var/report.html). About 70 s on the 2-core build machine.
+# A synthetic portfolio through the real services and end-of-day batch: every loan decided by the
+# credit pipeline, a collections desk working the daily worklist through the contact gate, hardship
+# plans booked; then the report (terminal + var/report.html). About 55 s on the 2-core machine.
 demo: $(STAMP)
 	$(BIN)/lendcore simulate --borrowers 3000 --days 120 --seed 7 --html var/report.html
 
