@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from lendcore import __version__
-from lendcore.api import collections, decisions, errors, negotiation, servicing
+from lendcore.api import collections, decisions, errors, negotiation, rules, servicing
 from lendcore.store.db import make_engine
 from lendcore.store.migrate import upgrade
 
@@ -39,6 +39,7 @@ def create_app(engine: Engine | None = None, migrate: bool = True) -> FastAPI:
     app.include_router(collections.router)
     app.include_router(decisions.router)
     app.include_router(negotiation.router)
+    app.include_router(rules.router)
 
     @app.get("/api/health", tags=["ops"])
     def health() -> dict[str, str]:

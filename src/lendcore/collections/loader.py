@@ -1,6 +1,7 @@
 """Loading compliance packs from ``policies/compliance``: validation, version hash, hot reload.
 
-Legal staff change a threshold by editing the file. The next load sees the change without a
+Legal staff change a threshold by editing the file (or through ``PUT /api/rules/compliance/{code}``,
+which validates before it writes: :func:`replace_pack_file`). The next load sees the change without a
 restart: a pack is cached per path together with the file's (mtime, size, inode) and re-read when
 any of them moves; a re-read whose bytes hash the same keeps the compiled pack.
 """
@@ -8,6 +9,7 @@ any of them moves; a re-read whose bytes hash the same keeps the compiled pack.
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,6 +57,19 @@ def load_pack_file(path: Path) -> CompiledPack:
         compiled = compile_pack(_parse(raw, path), digest)
     with _lock:
         _cache[path] = _Cached(stamp, compiled)
+    return compiled
+
+
+def replace_pack_file(path: Path, raw: bytes) -> CompiledPack:
+    """Validate and compile ``raw`` as the pack at ``path`` and only then write it over the
+    file, atomically: legal staff's edit through the API takes effect on the next gate check (the
+    file's change is seen by :func:`load_pack_file`), and an invalid edit changes nothing."""
+    if not path.is_file():
+        raise ValidationError(ErrorCode.UNKNOWN_PACK, f"no pack {path.stem!r}", {"file": str(path)})
+    compiled = compile_pack(_parse(raw, path), hashlib.sha256(raw).hexdigest())
+    temporary = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+    temporary.write_bytes(raw)
+    os.replace(temporary, path)
     return compiled
 
 

@@ -244,6 +244,21 @@ class PolicyStore:
             )
         return self._admit(key, raw)
 
+    def replace(self, key: str, raw: bytes) -> PolicyVersion:
+        """Validate ``raw`` as policy ``key`` (JSON, lint, compile) and only then write it over
+        the file, atomically: an edit made through the API takes effect on the next decision, and
+        a bad edit changes nothing. The previous version stays in the version store for replay."""
+        path = self._path(key)
+        if not path.is_file():
+            raise ValidationError(
+                ErrorCode.UNKNOWN_POLICY, f"no policy {key!r} in {self.directory}", {"policy": key}
+            )
+        version = self._admit(key, raw)
+        temporary = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+        temporary.write_bytes(raw)
+        os.replace(temporary, path)
+        return version
+
     def loaded(self, key: str, digest: str) -> PolicyVersion:
         return self._known[(key, digest)]
 
