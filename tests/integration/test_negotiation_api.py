@@ -2,6 +2,7 @@
 ledger debt, submit with consent, approve -> the loan is restructured on the plan's terms;
 policies are queryable; bad requests store nothing."""
 
+import base64
 import itertools
 from datetime import date
 
@@ -104,11 +105,31 @@ def test_calculate_submit_approve_restructures_the_loan(client, engine):
         {k: v for k, v in CALCULATE.items() if k != "monthly_net_income"},  # no income source
         {**CALCULATE, "household_size": 0},
         {**CALCULATE, "policy": "no-such-policy"},
+        {**CALCULATE, "monthly_net_income": "-100.00"},
+        {
+            **{k: v for k, v in CALCULATE.items() if k != "monthly_net_income"},
+            "statements": [
+                {
+                    "filename": "流水.csv",
+                    "content_base64": base64.b64encode(
+                        "交易日期,收入金额,支出金额,账户余额\n".encode()
+                    ).decode(),
+                }
+            ],
+        },
+    ],
+    ids=[
+        "loan-and-debt",
+        "no-income",
+        "household-0",
+        "unknown-policy",
+        "negative-income",
+        "empty-statement",
     ],
 )
 def test_a_bad_calculation_request_stores_no_case(client, engine, body):
     response = post(client, "/api/negotiation/calculate", body)
-    assert response.status_code in (404, 422), response.text
+    assert response.status_code == 422, response.text
     assert "code" in response.json()["error"]
     assert count(engine, hardship_cases) == 0
 

@@ -20,7 +20,6 @@ _NOT_FOUND = {
     ErrorCode.UNKNOWN_LOAN,
     ErrorCode.UNKNOWN_PRODUCT,
     ErrorCode.CASE_NOT_FOUND,
-    ErrorCode.UNKNOWN_HARDSHIP_POLICY,
     ErrorCode.UNKNOWN_APPLICATION,
 }
 _CONFLICT = {
