@@ -1,6 +1,13 @@
 """Idempotency-Key for POSTs: the first response to a key is stored in the same transaction as
 the work; a retry with the same key and the same body gets that response back; the same key with
-a different body is refused (IDEMPOTENCY_KEY_REUSED) — it is a client bug, not a retry."""
+a different body is refused (IDEMPOTENCY_KEY_REUSED) — it is a client bug, not a retry.
+
+The stored key is looked up inside the unit of work, before the work, on the same connection (one
+checkout, one transaction). Exactly once either way: on SQLite the unit of work holds the write
+lock from its BEGIN IMMEDIATE, so a duplicate waits and then finds the key; on PostgreSQL two
+concurrent duplicates may both miss it and both do the work, but the second's key insert waits
+for the first to commit, fails on the primary key and rolls its work back, and it replays the
+first's stored response."""
 
 from __future__ import annotations
 
@@ -11,12 +18,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi.responses import JSONResponse
-from sqlalchemy import insert, select
+from sqlalchemy import Connection, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from lendcore.api.errors import error_body
 from lendcore.api.tables import idempotency_keys
 from lendcore.store.db import UnitOfWork
+
+# Built once, executed with parameters (cached compiled statements).
+_LOOKUP = select(idempotency_keys).where(
+    idempotency_keys.c.scope == bindparam("scope"), idempotency_keys.c.key == bindparam("key")
+)
+_INSERT = insert(idempotency_keys)
 
 
 def _hash(body: Any) -> str:
@@ -37,38 +50,36 @@ def run_idempotent(
             400,
         )
     digest = _hash(request_body)
-    stored = _stored(engine, scope, key)
-    if stored is not None:
-        return _replay(stored, digest)
     try:
         with UnitOfWork(engine) as uow:
-            status, body = work(uow)
-            uow.connection.execute(
-                insert(idempotency_keys).values(
-                    scope=scope,
-                    key=key,
-                    request_hash=digest,
-                    status_code=status,
-                    body=json.dumps(body, default=str),
-                    created_at=datetime.now(UTC),
+            stored = _stored(uow.connection, scope, key)
+            if stored is None:
+                status, body = work(uow)
+                uow.connection.execute(
+                    _INSERT,
+                    {
+                        "scope": scope,
+                        "key": key,
+                        "request_hash": digest,
+                        "status_code": status,
+                        "body": json.dumps(body, default=str),
+                        "created_at": datetime.now(UTC),
+                    },
                 )
-            )
-            uow.commit()
+                uow.commit()
+            # else: a retry; leaving without commit writes nothing
     except IntegrityError:  # a concurrent request with the same key won
-        stored = _stored(engine, scope, key)
+        with engine.connect() as connection:
+            stored = _stored(connection, scope, key)
         if stored is None:
             raise
+    if stored is not None:
         return _replay(stored, digest)
     return JSONResponse(body, status)
 
 
-def _stored(engine: Any, scope: str, key: str) -> Any:
-    with engine.connect() as connection:
-        return connection.execute(
-            select(idempotency_keys).where(
-                idempotency_keys.c.scope == scope, idempotency_keys.c.key == key
-            )
-        ).first()
+def _stored(connection: Connection, scope: str, key: str) -> Any:
+    return connection.execute(_LOOKUP, {"scope": scope, "key": key}).first()
 
 
 def _replay(stored: Any, digest: str) -> JSONResponse:

@@ -23,12 +23,10 @@ from sqlalchemy import (
     Index,
     String,
     Table,
-    and_,
-    case,
-    distinct,
-    func,
-    or_,
+    TextClause,
+    bindparam,
     select,
+    text,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -89,6 +87,57 @@ def _db_time(connection: Connection, moment: datetime) -> datetime:
     return utc.replace(tzinfo=None) if connection.dialect.name == "sqlite" else utc
 
 
+def _identifier_match(n: int) -> str:
+    """``(kind, hash)`` equal to one of ``n`` bound pairs (``:kind_<i>``, ``:hash_<i>``)."""
+    pairs = (f"(identifier_kind = :kind_{i} AND identifier_hash = :hash_{i})" for i in range(n))
+    return "(" + " OR ".join(pairs) + ")"
+
+
+def _identifier_params(identifiers: Sequence[Identifier]) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    for i, identifier in enumerate(identifiers):
+        params[f"kind_{i}"] = identifier.kind
+        params[f"hash_{i}"] = identifier.value_hash
+    return params
+
+
+# The look-ups are built once per number of identifiers, as text with bound parameters: composing a
+# fresh expression per decision (and computing its cache key, which even a reused select() does
+# on every execution) cost ~40 times the query itself on SQLite. Plain SQL that reads the same on
+# SQLite and PostgreSQL; the timestamps are bound with the column's type (naive UTC text on
+# SQLite, as stored).
+_COUNTS: dict[int, TextClause] = {}
+_BLACKLIST: dict[int, TextClause] = {}
+
+
+def _counts_statement(n: int) -> TextClause:
+    statement = _COUNTS.get(n)
+    if statement is not None:
+        return statement
+    columns = []
+    for window in WINDOW_LENGTHS:
+        since = f"created_at >= :since_{window}"
+        columns.append(
+            f"count(DISTINCT CASE WHEN {since} THEN application_id END) AS other_apps_{window}"
+        )
+        columns.append(
+            f"count(DISTINCT CASE WHEN {since} AND applicant_key != :applicant_key "
+            f"THEN applicant_key END) AS other_applicants_{window}"
+        )
+    created_at = identifier_index.c.created_at.type
+    statement = text(
+        f"SELECT identifier_kind, identifier_hash, {', '.join(columns)} "
+        f"FROM {identifier_index.name} "
+        f"WHERE {_identifier_match(n)} AND created_at >= :since_90d AND created_at <= :until "
+        "AND application_id != :application_id "
+        "GROUP BY identifier_kind, identifier_hash"
+    ).bindparams(
+        *(bindparam(f"since_{window}", type_=created_at) for window in WINDOW_LENGTHS),
+        bindparam("until", type_=created_at),
+    )
+    return _COUNTS.setdefault(n, statement)
+
+
 def identifier_counts_db(
     connection: Connection,
     identifiers: Sequence[Identifier],
@@ -99,40 +148,17 @@ def identifier_counts_db(
     hub_degrees: Mapping[str, int] = HUB_DEGREES,
 ) -> dict[str, dict[str, Any]]:
     """:func:`identifier_counts` as one grouped SQL query on the identifier index."""
-    t = identifier_index
-    until = _db_time(connection, at)
-    columns = []
-    for window, length in WINDOW_LENGTHS.items():
-        since = _db_time(connection, at - length)
-        columns.append(
-            func.count(distinct(case((t.c.created_at >= since, t.c.application_id)))).label(
-                f"other_apps_{window}"
-            )
+    found: dict[tuple[str, str], Any] = {}
+    if identifiers:
+        params = _identifier_params(identifiers)
+        params.update(
+            {f"since_{w}": _db_time(connection, at - n) for w, n in WINDOW_LENGTHS.items()},
+            until=_db_time(connection, at),
+            applicant_key=applicant_key,
+            application_id=application_id,
         )
-        other_person = and_(t.c.created_at >= since, t.c.applicant_key != applicant_key)
-        columns.append(
-            func.count(distinct(case((other_person, t.c.applicant_key)))).label(
-                f"other_applicants_{window}"
-            )
-        )
-    statement = (
-        select(t.c.identifier_kind, t.c.identifier_hash, *columns)
-        .where(
-            or_(
-                *(
-                    and_(t.c.identifier_kind == i.kind, t.c.identifier_hash == i.value_hash)
-                    for i in identifiers
-                )
-            ),
-            t.c.created_at >= _db_time(connection, at - WINDOW_LENGTHS["90d"]),
-            t.c.created_at <= until,
-            t.c.application_id != application_id,
-        )
-        .group_by(t.c.identifier_kind, t.c.identifier_hash)
-    )
-    found = {
-        (r.identifier_kind, r.identifier_hash): r._mapping for r in connection.execute(statement)
-    }
+        rows = connection.execute(_counts_statement(len(identifiers)), params)
+        found = {(r.identifier_kind, r.identifier_hash): r._mapping for r in rows}
     result: dict[str, dict[str, Any]] = {}
     for identifier in sorted(identifiers, key=lambda i: (i.kind, i.value_hash)):
         row = found.get((identifier.kind, identifier.value_hash))
@@ -150,15 +176,26 @@ def _insert(connection: Connection, table: Any) -> Any:
     return dialect.insert(table)
 
 
+_RECORD: dict[str, Any] = {}  # per dialect: the index insert, built once
+
+
+def _record_statement(connection: Connection) -> Any:
+    name = connection.dialect.name
+    statement = _RECORD.get(name)
+    if statement is None:
+        statement = _insert(connection, identifier_index).on_conflict_do_nothing()
+        statement = _RECORD.setdefault(name, statement)
+    return statement
+
+
 def record_application_db(
     connection: Connection, rows: Sequence[IndexRow], borrower_id: int | None = None
 ) -> None:
     """Add an application's identifiers to the index; a repeated call changes nothing."""
     if not rows:
         return
-    statement = _insert(connection, identifier_index).on_conflict_do_nothing()
     connection.execute(
-        statement,
+        _record_statement(connection),
         [
             {
                 "identifier_kind": r.kind,
@@ -195,16 +232,20 @@ class DatabaseBlacklist:
     connection: Connection
 
     def first_hit(self, identifiers: Sequence[Identifier]) -> Identifier | None:
-        t = identifier_blacklist
-        statement = select(t.c.identifier_kind, t.c.identifier_hash).where(
-            or_(
-                *(
-                    and_(t.c.identifier_kind == i.kind, t.c.identifier_hash == i.value_hash)
-                    for i in identifiers
-                )
+        if not identifiers:
+            return None
+        n = len(identifiers)
+        statement = _BLACKLIST.get(n)
+        if statement is None:
+            statement = _BLACKLIST.setdefault(
+                n,
+                text(
+                    "SELECT identifier_kind, identifier_hash "
+                    f"FROM {identifier_blacklist.name} WHERE {_identifier_match(n)}"
+                ),
             )
-        )
         listed = {
-            (r.identifier_kind, r.identifier_hash) for r in self.connection.execute(statement)
+            (r.identifier_kind, r.identifier_hash)
+            for r in self.connection.execute(statement, _identifier_params(identifiers))
         }
         return next((i for i in identifiers if (i.kind, i.value_hash) in listed), None)

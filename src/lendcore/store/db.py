@@ -8,11 +8,21 @@ a long busy timeout (two end-of-day workers take turns at the write lock instead
 every unit of work opened with BEGIN IMMEDIATE so a read-then-write transaction can never deadlock
 on a lock upgrade. Plain reads (``engine.connect()``: reports, API GETs) use a deferred BEGIN and
 read a WAL snapshot without ever queueing for the write lock.
+
+Within one process, SQLite units of work also queue on a per-engine ``threading.RLock`` taken
+before BEGIN IMMEDIATE and released when the unit of work ends: the API's worker threads then hand
+the write lock over in order instead of polling SQLite's busy handler, which sleeps 1, 2, 5, 10 ...
+100 ms between attempts even when the lock is already free (at 100 decisions/s that backoff alone
+took the p99 from tens of milliseconds to seconds). It is reentrant, so a unit of work opened
+inside another on the same thread behaves as before. Separate processes (end-of-day workers) do
+not share it and still take turns through the busy timeout; PostgreSQL takes no lock here.
 """
 
 from __future__ import annotations
 
 import os
+import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -64,6 +74,21 @@ def _configure_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
 
 
+_WRITE_LOCKS: weakref.WeakKeyDictionary[Engine, threading.RLock] = weakref.WeakKeyDictionary()
+_WRITE_LOCKS_GUARD = threading.Lock()
+
+
+def sqlite_write_lock(engine: Engine) -> threading.RLock:
+    """The in-process lock this SQLite engine's units of work queue on (one per engine)."""
+    lock = _WRITE_LOCKS.get(engine)
+    if lock is None:
+        with _WRITE_LOCKS_GUARD:
+            lock = _WRITE_LOCKS.get(engine)
+            if lock is None:
+                lock = _WRITE_LOCKS[engine] = threading.RLock()
+    return lock
+
+
 def is_sqlite(connection: Connection | Engine) -> bool:
     return connection.dialect.name == "sqlite"
 
@@ -76,6 +101,7 @@ class UnitOfWork:
         self.engine = engine
         self._connection: Connection | None = None
         self._committed = False
+        self._lock: threading.RLock | None = None
 
     @property
     def connection(self) -> Connection:
@@ -88,8 +114,22 @@ class UnitOfWork:
         return self.engine.dialect.name == "sqlite"
 
     def __enter__(self) -> UnitOfWork:
-        self._connection = self.engine.connect().execution_options(**{WRITE_OPTION: True})
-        self._connection.begin()
+        lock = sqlite_write_lock(self.engine) if self.sqlite else None
+        if lock is not None:
+            lock.acquire()
+        try:
+            self._connection = self.engine.connect().execution_options(**{WRITE_OPTION: True})
+            try:
+                self._connection.begin()
+            except BaseException:
+                self._connection.close()
+                self._connection = None
+                raise
+        except BaseException:
+            if lock is not None:
+                lock.release()
+            raise
+        self._lock = lock
         return self
 
     def commit(self) -> None:
@@ -102,8 +142,13 @@ class UnitOfWork:
             if not self._committed:
                 connection.rollback()
         finally:
-            connection.close()
-            self._connection = None
+            try:
+                connection.close()
+            finally:
+                self._connection = None
+                lock, self._lock = self._lock, None
+                if lock is not None:
+                    lock.release()
 
 
 @contextmanager
