@@ -120,3 +120,10 @@ def test_applications_go_through_rabbitmq(engine, tmp_path):
     finally:
         queue.stop()
     assert [queue.status(i)["status"] for i in ids] == ["DONE"] * 5
+
+
+def test_an_unknown_application_is_404(app):
+    with TestClient(app) as client:
+        response = client.get("/api/applications/424242")
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "UNKNOWN_APPLICATION"

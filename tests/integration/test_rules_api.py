@@ -116,3 +116,43 @@ def test_a_pack_edit_beyond_the_law_is_refused_and_changes_nothing(setup):
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "INVALID_PACK"
     assert (packs / "cn.yaml").read_bytes() == original
+
+
+def test_a_candidate_policy_runs_as_a_challenger_arm_and_replays(engine, tmp_path):
+    """Register a stricter admission policy as a candidate, pin it on an arm that takes every
+    application: decisions use it, the live file is untouched, replay gives the same result."""
+    app = create_app(engine)
+    built = make_setup(tmp_path / "a")
+    app.state.decisions = built.service
+    with TestClient(app) as client:
+        graph = client.get("/api/rules/decision/admission").json()
+        stricter = json.loads(json.dumps(graph["document"]).replace('"> 60"', '"> 55"'))
+        registered = client.post(
+            "/api/rules/decision/admission/candidates",
+            json={"document": stricter, "operator": "risk-1", "note": "age 55 as challenger"},
+        )
+        assert registered.status_code == 201, registered.text
+        candidate = registered.json()["version"]
+        assert client.get("/api/rules/decision/admission").json()["version"] == graph["version"]
+
+    experiment = {
+        "key": "policy-challenger",
+        "champion": "champion",
+        "shadow": False,
+        "shares": {"champion": 0.0, "strict": 1.0},
+        "arms": {
+            "champion": {"kind": "scorecard"},
+            "strict": {"kind": "scorecard", "policies": {"admission": candidate}},
+        },
+    }
+    challenged = make_setup(tmp_path / "b", experiment)
+    challenged.service.engine.store.versions = built.versions  # the candidate's version store
+    app.state.decisions = challenged.service
+    with TestClient(app) as client:
+        decided = _decide(
+            client, application(**{"applicant.age": 58, "applicant.birth_date": None})
+        )
+        assert decided["arm"] == "strict" and decided["outcome"] == "REJECT"
+        assert decided["policy_versions"]["admission"] == candidate
+        replay = client.post(f"/api/decisions/{decided['decision_id']}/replay").json()
+        assert replay["equal"] is True

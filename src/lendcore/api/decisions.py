@@ -36,6 +36,7 @@ IdempotencyKey = Annotated[
 _STATUS = {
     ErrorCode.UNKNOWN_DECISION: 404,
     ErrorCode.UNKNOWN_BLACKLIST_ENTRY: 404,
+    ErrorCode.UNKNOWN_APPLICATION: 404,
     ErrorCode.NOT_UNDER_REVIEW: 409,
     ErrorCode.VERDICT_ALREADY_RECORDED: 409,
     ErrorCode.BLACKLIST_ENTRY_EXISTS: 409,

@@ -83,6 +83,21 @@ def put_policy(key: str, edit: PolicyEdit, request: Request) -> dict[str, Any]:
     return {"key": key, "old_version": before, "version": after}
 
 
+@router.post(
+    "/decision/{key}/candidates",
+    status_code=201,
+    summary="登记候选策略 / Register a candidate policy version (not live) for a challenger arm",
+)
+def post_candidate(key: str, edit: PolicyEdit, request: Request) -> dict[str, Any]:
+    """Validated and kept in the version store, the file untouched: pin the returned version on
+    an experiment arm (``models/experiment.json``: ``"policies": {key: version}``) to run it on
+    that arm's share of applications."""
+    store = service_for(request.app).engine.store
+    version = store.register(key, json.dumps(edit.document, ensure_ascii=False, indent=2).encode())
+    _audit(request, "rules.decision_candidate", edit, key=key, version=version.hash)
+    return {"key": key, "version": version.hash, "live": False}
+
+
 @router.get("/compliance/{code}", summary="合规规则包 / A compliance pack: its version and YAML")
 def get_pack(code: str, request: Request) -> dict[str, Any]:
     path = _pack_path(request, code)

@@ -244,6 +244,12 @@ class PolicyStore:
             )
         return self._admit(key, raw)
 
+    def register(self, key: str, raw: bytes) -> PolicyVersion:
+        """Validate ``raw`` as a candidate version of policy ``key`` and keep it in the version
+        store without making it current: an experiment arm can then pin it (a challenger)."""
+        self._path(key)
+        return self._admit(key, raw)
+
     def replace(self, key: str, raw: bytes) -> PolicyVersion:
         """Validate ``raw`` as policy ``key`` (JSON, lint, compile) and only then write it over
         the file, atomically: an edit made through the API takes effect on the next decision, and

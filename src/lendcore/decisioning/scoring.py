@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -41,6 +42,8 @@ from lendcore.kernel.errors import ErrorCode, ValidationError
 
 EXPERIMENT_FILE = "experiment.json"
 CHAMPION = "champion"
+POLICY_KEYS = ("tier", "admission", "limits")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,8 @@ class Scoring:
     acted: ModelScore  # the arm whose score the rules read
     shadow: tuple[ModelScore, ...]  # scored and logged, not acted on
     assignment: Assignment | None  # None: no experiment configured
+    # Policy versions the acted-on arm pins (a policy challenger): key -> sha256 of the JDM file.
+    policies: Mapping[str, str] = field(default_factory=dict)
 
 
 def _refuse(message: str) -> ValidationError:
@@ -81,6 +86,9 @@ class ModelSet:
 
     experiment: Experiment | None
     arms: Mapping[str, ModelArtifact]
+    # An arm may pin policy versions (``"policies": {"admission": "<sha256>"}``): an analyst's
+    # edited policy runs as a challenger on that arm's share, the current files on the others.
+    policy_pins: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, directory: Path | None = None) -> ModelSet:
@@ -101,6 +109,7 @@ class ModelSet:
         if set(specs) != set(experiment.shares):
             raise _refuse(f"arms {sorted(specs)} and shares {sorted(experiment.shares)} differ")
         arms: dict[str, ModelArtifact] = {}
+        pins: dict[str, dict[str, str]] = {}
         for arm, spec in specs.items():
             if not isinstance(spec, dict) or spec.get("kind") not in KINDS:
                 raise _refuse(f"arm {arm!r} needs a kind, one of {', '.join(KINDS)}")
@@ -108,7 +117,16 @@ class ModelSet:
             if version is not None and not isinstance(version, str):
                 raise _refuse(f"arm {arm!r}: version must be a hash string")
             arms[arm] = _compiled(load_model(version, kind=spec["kind"], directory=directory))
-        return cls(experiment, arms)
+            policies = spec.get("policies", {})
+            if not isinstance(policies, dict) or not all(
+                key in POLICY_KEYS and isinstance(h, str) and _SHA256.match(h)
+                for key, h in policies.items()
+            ):
+                raise _refuse(
+                    f"arm {arm!r}: policies maps {', '.join(POLICY_KEYS)} to sha256 versions"
+                )
+            pins[arm] = dict(policies)
+        return cls(experiment, arms, pins)
 
     def score(self, application_id: int, profile: Mapping[str, Any]) -> Scoring:
         if self.experiment is None:
@@ -116,7 +134,7 @@ class ModelSet:
         assignment = self.experiment.assign(application_id)
         acted = _score(assignment.arm, self.arms[assignment.arm], profile)
         shadow = tuple(_score(arm, self.arms[arm], profile) for arm in assignment.shadow_arms)
-        return Scoring(acted, shadow, assignment)
+        return Scoring(acted, shadow, assignment, self.policy_pins.get(assignment.arm, {}))
 
 
 def _compiled(artifact: ModelArtifact) -> ModelArtifact:

@@ -163,7 +163,8 @@ class DecisionService:
             self.products,
             start=decision_date,
             cap=self.cap,
-            versions=versions,
+            # the arm's policy challenger, unless a replay pins the recorded versions
+            versions={**scoring.policies, **(versions or {})},
             trace=trace,
         )
         return Evaluation(application, application_id, decision_date, context, scoring, decision)
