@@ -12,9 +12,9 @@ contacts still locked at DPD 1-3) are what the gate is for and raise nothing. Ea
 4. posts to the alert webhook port. Delivery is best effort and never undoes the alert: the row
    is the source of truth, ``webhook_status`` says whether the post went out.
 
-Metrics are plain in-process counters behind a small interface (``inc``/``value``):
-prometheus-client is not a dependency yet, and a Prometheus-backed implementation can replace
-:class:`InProcessCounter` without touching callers.
+Metrics are prometheus-client counters (:mod:`lendcore.observability.metrics`); the process-wide
+:data:`METRICS` is exported at the API's ``GET /metrics``, and the alert rows themselves are
+exported there too as ``lendcore_alert_records`` (durable across processes).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -36,6 +36,7 @@ from lendcore.collections.audit import AuditEntry, append
 from lendcore.collections.model import Party, Reason
 from lendcore.collections.tables import collection_agents, collection_alerts
 from lendcore.kernel.errors import ErrorCode, PolicyViolation, ValidationError
+from lendcore.observability.metrics import Counter, LabelledCounter, export
 
 log = logging.getLogger("lendcore.collections.alerts")
 
@@ -58,53 +59,27 @@ def violation_for(party: Party, reasons: tuple[str, ...]) -> Violation | None:
 # ---- metrics -------------------------------------------------------------------------------
 
 
-class Counter(Protocol):
-    def inc(self, amount: int = 1, **labels: str) -> None: ...
-
-    def value(self, **labels: str) -> int: ...
-
-
-class InProcessCounter:
-    """A labelled counter in this process's memory (thread-safe); resets on restart."""
-
-    def __init__(self, name: str, help_text: str) -> None:
-        self.name = name
-        self.help = help_text
-        self._values: dict[tuple[tuple[str, str], ...], int] = {}
-        self._lock = threading.Lock()
-
-    def inc(self, amount: int = 1, **labels: str) -> None:
-        key = tuple(sorted(labels.items()))
-        with self._lock:
-            self._values[key] = self._values.get(key, 0) + amount
-
-    def value(self, **labels: str) -> int:
-        """The sum over every label set that includes ``labels``."""
-        wanted = set(labels.items())
-        with self._lock:
-            return sum(v for k, v in self._values.items() if wanted <= set(k))
-
-
 @dataclass
 class Metrics:
     gate_checks: Counter = field(
-        default_factory=lambda: InProcessCounter(
-            "lendcore_collections_gate_checks_total", "gate checks by verdict"
+        default_factory=lambda: LabelledCounter(
+            "lendcore_collections_gate_checks_total", "gate checks by verdict", ["verdict"]
         )
     )
     alerts: Counter = field(
-        default_factory=lambda: InProcessCounter(
-            "lendcore_collections_alerts_total", "blocked violation attempts by kind"
+        default_factory=lambda: LabelledCounter(
+            "lendcore_collections_alerts_total", "blocked violation attempts by kind", ["kind"]
         )
     )
     decrypts: Counter = field(
-        default_factory=lambda: InProcessCounter(
-            "lendcore_collections_decrypts_total", "contact decrypts by result"
+        default_factory=lambda: LabelledCounter(
+            "lendcore_collections_decrypts_total", "contact decrypts by result", ["result"]
         )
     )
 
 
 METRICS = Metrics()
+export(METRICS.gate_checks, METRICS.alerts, METRICS.decrypts)
 
 
 # ---- webhook port --------------------------------------------------------------------------
@@ -246,3 +221,11 @@ def restore_agent(connection: Connection, agent_id: str, supervisor: str, at: da
         [AuditEntry(at, "agent.restored", supervisor, {"agent_id": agent_id})],
     )
     return True
+
+
+def alert_counts(connection: Connection) -> dict[str, int]:
+    """Alert records by kind (the durable side of the alert metric)."""
+    rows = connection.execute(
+        select(collection_alerts.c.kind, func.count()).group_by(collection_alerts.c.kind)
+    )
+    return {str(kind): int(n) for kind, n in rows}

@@ -35,9 +35,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, insert, select, text
+from sqlalchemy import Connection, func, insert, select, text
 
-from lendcore.collections.alerts import Counter, InProcessCounter
 from lendcore.decisioning.artifacts import ModelArtifact, load_model
 from lendcore.decisioning.decision_tables import decisions, model_alerts
 from lendcore.decisioning.monitoring import (
@@ -54,6 +53,7 @@ from lendcore.decisioning.monitoring import (
 from lendcore.kernel.clock import DEFAULT_TIMEZONE, Clock, SystemClock
 from lendcore.kernel.errors import ErrorCode, ValidationError
 from lendcore.kernel.ids import SnowflakeIds
+from lendcore.observability.metrics import Counter, LabelledCounter, export
 
 log = logging.getLogger("lendcore.decisioning.monitoring")
 
@@ -66,22 +66,25 @@ _IDS = SnowflakeIds()
 
 @dataclass
 class MonitoringMetrics:
-    """In-process counters (the collections metrics style; a Prometheus-backed implementation
-    can replace :class:`InProcessCounter` without touching callers)."""
+    """Prometheus counters; the process-wide :data:`METRICS` is exported at ``GET /metrics``
+    (a CLI run's counters die with it: the alert records are exported too, durable)."""
 
     alerts: Counter = field(
-        default_factory=lambda: InProcessCounter(
-            "lendcore_model_alerts_total", "model monitoring alerts raised, by kind and subject"
+        default_factory=lambda: LabelledCounter(
+            "lendcore_model_alerts_total",
+            "model monitoring alerts raised, by kind and subject",
+            ["kind", "subject"],
         )
     )
     runs: Counter = field(
-        default_factory=lambda: InProcessCounter(
-            "lendcore_model_monitor_runs_total", "model monitoring runs"
+        default_factory=lambda: LabelledCounter(
+            "lendcore_model_monitor_runs_total", "model monitoring runs", ["model"]
         )
     )
 
 
 METRICS = MonitoringMetrics()
+export(METRICS.alerts, METRICS.runs)
 
 
 # ---- the report ----------------------------------------------------------------------------
@@ -418,3 +421,11 @@ def monitor(
         alerts=alerts,
         performance=known_performance(all_scores, all_bads),
     )
+
+
+def alert_counts(connection: Connection) -> dict[str, int]:
+    """Model alert records by kind (the durable side of the alert metric)."""
+    rows = connection.execute(
+        select(model_alerts.c.kind, func.count()).group_by(model_alerts.c.kind)
+    )
+    return {str(kind): int(n) for kind, n in rows}

@@ -1,0 +1,1 @@
+"""Metrics (Prometheus) shared by every module; see :mod:`lendcore.observability.metrics`."""
