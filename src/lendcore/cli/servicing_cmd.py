@@ -245,11 +245,10 @@ __all__ = ["LendcoreError"]
 def api_cmd(
     host: str = typer.Option("127.0.0.1", help="bind address"),
     port: int = typer.Option(8000, help="port"),
+    workers: int = typer.Option(1, min=1, max=64, help="worker processes 进程数"),
     database: str = DatabaseOption,
 ) -> None:
     """HTTP API 服务 / Serve the HTTP API (OpenAPI at /docs)."""
-    import uvicorn
+    from lendcore.api.serve import serve
 
-    from lendcore.api.app import create_app
-
-    uvicorn.run(create_app(make_engine(database or database_url())), host=host, port=port)
+    serve(host, port, database or database_url(), workers)

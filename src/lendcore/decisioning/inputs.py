@@ -13,7 +13,6 @@ body of an application that failed validation, which may hold anything.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Mapping
 from ipaddress import ip_address
 from typing import Any
@@ -59,11 +58,14 @@ def mask_application(body: Mapping[str, Any]) -> dict[str, Any]:
     """The body with every identifier masked (see the module docstring)."""
     if not isinstance(body, Mapping):
         return {}
-    masked: dict[str, Any] = copy.deepcopy(dict(body))
+    # Only the two sections it masks are copied (a deep copy of the whole body cost ~0.1 ms a
+    # decision); every other value is shared with ``body``, which nothing mutates afterwards.
+    masked: dict[str, Any] = dict(body)
     for part, masks in (("applicant", _APPLICANT), ("device", _DEVICE)):
         section = masked.get(part)
-        if not isinstance(section, dict):
+        if not isinstance(section, Mapping):
             continue
+        section = masked[part] = dict(section)
         for key, mask in masks.items():
             if key in section:
                 section[key] = _masked(section[key], mask)

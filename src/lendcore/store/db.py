@@ -14,12 +14,18 @@ before BEGIN IMMEDIATE and released when the unit of work ends: the API's worker
 the write lock over in order instead of polling SQLite's busy handler, which sleeps 1, 2, 5, 10 ...
 100 ms between attempts even when the lock is already free (at 100 decisions/s that backoff alone
 took the p99 from tens of milliseconds to seconds). It is reentrant, so a unit of work opened
-inside another on the same thread behaves as before. Separate processes (end-of-day workers) do
-not share it and still take turns through the busy timeout; PostgreSQL takes no lock here.
+inside another on the same thread behaves as before.
+
+Across processes (``lendcore api --workers N``, end-of-day workers) the outermost acquisition also
+takes an exclusive ``flock`` on ``<database>-writer.lock`` beside the database file: a process
+waiting for another process's unit of work blocks in the kernel and wakes as soon as the lock is
+released, instead of sleeping in SQLite's busy handler. Connections opened outside a unit of work
+still fall back on the busy timeout. PostgreSQL takes no lock here.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import threading
 import weakref
@@ -74,18 +80,62 @@ def _configure_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
 
 
-_WRITE_LOCKS: weakref.WeakKeyDictionary[Engine, threading.RLock] = weakref.WeakKeyDictionary()
+class SqliteWriteLock:
+    """One engine's writer lock: a reentrant thread lock, plus (for a database file) an
+    exclusive ``flock`` held while any thread of this process is inside a unit of work."""
+
+    def __init__(self, database: str | None) -> None:
+        self._thread_lock = threading.RLock()
+        self._depth = 0
+        self._path = f"{database}-writer.lock" if database else None
+        self._fd: int | None = None
+        self._pid = 0  # the process that opened _fd: a forked child must open its own
+
+    def acquire(self) -> None:
+        self._thread_lock.acquire()
+        try:
+            if self._depth == 0 and self._path is not None:
+                if self._fd is None or self._pid != os.getpid():
+                    self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+                    self._pid = os.getpid()
+                fcntl.flock(self._fd, fcntl.LOCK_EX)  # releases the GIL while it waits
+        except BaseException:
+            self._thread_lock.release()
+            raise
+        self._depth += 1
+
+    def release(self) -> None:
+        self._depth -= 1
+        try:
+            if self._depth == 0 and self._fd is not None:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._thread_lock.release()
+
+    def __del__(self) -> None:
+        if self._fd is not None and self._pid == os.getpid():
+            os.close(self._fd)
+
+
+_WRITE_LOCKS: weakref.WeakKeyDictionary[Engine, SqliteWriteLock] = weakref.WeakKeyDictionary()
 _WRITE_LOCKS_GUARD = threading.Lock()
 
 
-def sqlite_write_lock(engine: Engine) -> threading.RLock:
-    """The in-process lock this SQLite engine's units of work queue on (one per engine)."""
+def _database_file(engine: Engine) -> str | None:
+    database = engine.url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return os.path.abspath(database)
+
+
+def sqlite_write_lock(engine: Engine) -> SqliteWriteLock:
+    """The lock this SQLite engine's units of work queue on (one per engine)."""
     lock = _WRITE_LOCKS.get(engine)
     if lock is None:
         with _WRITE_LOCKS_GUARD:
             lock = _WRITE_LOCKS.get(engine)
             if lock is None:
-                lock = _WRITE_LOCKS[engine] = threading.RLock()
+                lock = _WRITE_LOCKS[engine] = SqliteWriteLock(_database_file(engine))
     return lock
 
 
@@ -101,7 +151,7 @@ class UnitOfWork:
         self.engine = engine
         self._connection: Connection | None = None
         self._committed = False
-        self._lock: threading.RLock | None = None
+        self._lock: SqliteWriteLock | None = None
 
     @property
     def connection(self) -> Connection:

@@ -150,6 +150,7 @@ def test_the_recorded_request_has_its_identifiers_masked():
     assert masked["device"] == {"device_id": "****0001", "ip": "10.1.2.*", "is_proxy": False}
     assert masked["credit_profile"] == BODY["credit_profile"]
     assert BODY["applicant"]["phone"] == "13812341234"  # the body itself is untouched
+    assert BODY["device"]["device_id"] != masked["device"]["device_id"]
 
 
 def test_an_ipv6_address_keeps_its_48_bit_prefix():
