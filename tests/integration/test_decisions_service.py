@@ -106,6 +106,33 @@ def test_replay_uses_the_recorded_policy_version_after_the_file_changed(engine, 
         assert replay["replayed"]["policy_versions"] == first["policy_versions"]
 
 
+def test_replay_prices_with_the_recorded_product_version_after_the_product_file_changed(
+    engine, setup
+):
+    first = decide(engine, setup.service, APPLICATION)
+    assert first["offer"]["annual_rate"] == "0.1000"  # the limits row's rate, inside the product's
+    # Within the cap; the product's minimum rate now binds above the limits row's 10%.
+    edit(setup.products / "consumer_instalment.yaml", 'min: "0.0720"', 'min: "0.1100"')
+    restarted = setup.restarted()  # a new process loads the edited product
+    second = decide(engine, restarted, another_person(APPLICATION, 1))
+    assert second["offer"]["annual_rate"] == "0.1100"
+    assert second["offer"]["product_version"] != first["offer"]["product_version"]
+    for service in (setup.service, restarted):
+        with engine.connect() as connection:
+            replay = service.replay(connection, int(first["decision_id"]))
+        assert replay["equal"] is True, replay["differences"]
+        assert replay["replayed"]["offer"] == first["offer"]
+
+
+def test_replay_refuses_a_product_version_that_is_no_longer_kept(engine, setup):
+    first = decide(engine, setup.service, APPLICATION)
+    edit(setup.products / "consumer_instalment.yaml", 'min: "0.0720"', 'min: "0.1100"')
+    (setup.product_versions / f"{first['offer']['product_version']}.yaml").unlink()
+    with pytest.raises(LendcoreError) as caught, engine.connect() as connection:
+        setup.restarted().replay(connection, int(first["decision_id"]))
+    assert caught.value.code is ErrorCode.UNKNOWN_PRODUCT
+
+
 def test_replay_reports_a_record_that_no_longer_matches_its_versions(engine, setup):
     document = decide(engine, setup.service, APPLICATION)
     row = _row(engine, document["decision_id"])
