@@ -274,6 +274,7 @@ def test_openapi_documents_the_decision_request_body(client):
 def test_the_default_service_decides_with_the_keyed_blind_index(engine, tmp_path, monkeypatch):
     monkeypatch.setenv("LENDCORE_KEY_FILE", str(tmp_path / "keys" / "keys.json"))
     monkeypatch.setenv("LENDCORE_POLICY_VERSIONS_DIR", str(tmp_path / "versions"))
+    monkeypatch.setenv("LENDCORE_PRODUCT_VERSIONS_DIR", str(tmp_path / "product-versions"))
     with TestClient(create_app(engine)) as default_client:
         added = post(
             default_client,
