@@ -18,6 +18,7 @@ from .test_decisions_support import APPLICATION, application, stored_counts
 @pytest.fixture
 def cli(db_url, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("LENDCORE_POLICY_VERSIONS_DIR", str(tmp_path / "versions"))
+    monkeypatch.setenv("LENDCORE_PRODUCT_VERSIONS_DIR", str(tmp_path / "product-versions"))
     monkeypatch.setenv("LENDCORE_KEY_FILE", str(tmp_path / "keys" / "keys.json"))
 
     def run(*args, stdin=""):

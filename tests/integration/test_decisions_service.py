@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 from lendcore.decisioning.decision_tables import decisions
 from lendcore.decisioning.experiments import Experiment
 from lendcore.decisioning.fraud_tables import identifier_index
+from lendcore.decisioning.rules import IDENTIFIER_KINDS
 from lendcore.kernel.errors import ErrorCode, LendcoreError
 from lendcore.store.db import UnitOfWork
 
@@ -106,6 +107,33 @@ def test_replay_uses_the_recorded_policy_version_after_the_file_changed(engine, 
         assert replay["replayed"]["policy_versions"] == first["policy_versions"]
 
 
+def test_replay_prices_with_the_recorded_product_version_after_the_product_file_changed(
+    engine, setup
+):
+    first = decide(engine, setup.service, APPLICATION)
+    assert first["offer"]["annual_rate"] == "0.1000"  # the limits row's rate, inside the product's
+    # Within the cap; the product's minimum rate now binds above the limits row's 10%.
+    edit(setup.products / "consumer_instalment.yaml", 'min: "0.0720"', 'min: "0.1100"')
+    restarted = setup.restarted()  # a new process loads the edited product
+    second = decide(engine, restarted, another_person(APPLICATION, 1))
+    assert second["offer"]["annual_rate"] == "0.1100"
+    assert second["offer"]["product_version"] != first["offer"]["product_version"]
+    for service in (setup.service, restarted):
+        with engine.connect() as connection:
+            replay = service.replay(connection, int(first["decision_id"]))
+        assert replay["equal"] is True, replay["differences"]
+        assert replay["replayed"]["offer"] == first["offer"]
+
+
+def test_replay_refuses_a_product_version_that_is_no_longer_kept(engine, setup):
+    first = decide(engine, setup.service, APPLICATION)
+    edit(setup.products / "consumer_instalment.yaml", 'min: "0.0720"', 'min: "0.1100"')
+    (setup.product_versions / f"{first['offer']['product_version']}.yaml").unlink()
+    with pytest.raises(LendcoreError) as caught, engine.connect() as connection:
+        setup.restarted().replay(connection, int(first["decision_id"]))
+    assert caught.value.code is ErrorCode.UNKNOWN_PRODUCT
+
+
 def test_replay_reports_a_record_that_no_longer_matches_its_versions(engine, setup):
     document = decide(engine, setup.service, APPLICATION)
     row = _row(engine, document["decision_id"])
@@ -125,23 +153,48 @@ def test_replay_reports_a_record_that_no_longer_matches_its_versions(engine, set
     assert replay["replayed"]["outcome"] == "REJECT"
 
 
-def test_a_blacklisted_phone_rejects_and_replay_never_rereads_the_blacklist(engine, setup):
+# Where each identifier kind enters the request body (the bank card is the applicant's optional
+# disbursement card). Parametrised over IDENTIFIER_KINDS: a new kind without a body path fails.
+_BODY_PATH = {
+    "id_number": ("applicant", "id_number"),
+    "phone": ("applicant", "phone"),
+    "device_id": ("device", "device_id"),
+    "ip": ("device", "ip"),
+    "bank_card": ("applicant", "bank_card"),
+}
+
+
+@pytest.mark.parametrize("kind", IDENTIFIER_KINDS)
+def test_a_blacklist_hit_on_any_identifier_rejects_and_replay_never_rereads_the_blacklist(
+    engine, setup, kind
+):
+    part, field = _BODY_PATH[kind]
+    value = APPLICATION[part][field]
     with UnitOfWork(engine) as uow:
-        setup.service.blacklist_add(uow, "phone", "+86 138 1234 1234", reason="fraud", source="t")
+        setup.service.blacklist_add(uow, kind, value, reason="fraud", source="t")
         uow.commit()
     document = decide(engine, setup.service, APPLICATION)
     assert document["outcome"] == "REJECT"
     assert (document["reasons"][0]["code"], document["reasons"][0]["detail"]) == (
         "BLACKLISTED",
-        "phone",
+        kind,
     )
     with UnitOfWork(engine) as uow:
-        setup.service.blacklist_remove(uow, "phone", value="13812341234")
+        setup.service.blacklist_remove(uow, kind, value=value)
         uow.commit()
     with engine.connect() as connection:
         replay = setup.service.replay(connection, int(document["decision_id"]))
     assert replay["equal"] is True and replay["replayed"]["outcome"] == "REJECT"
     assert decide(engine, setup.service, another_person(APPLICATION, 5))["outcome"] == "APPROVE"
+
+
+def test_a_blacklisted_phone_matches_however_it_is_written(engine, setup):
+    with UnitOfWork(engine) as uow:
+        setup.service.blacklist_add(uow, "phone", "+86 138 1234 1234", reason="fraud", source="t")
+        uow.commit()
+    document = decide(engine, setup.service, APPLICATION)  # "13812341234"
+    assert document["outcome"] == "REJECT"
+    assert document["reasons"][0]["detail"] == "phone"
 
 
 def test_identifiers_are_indexed_and_a_shared_phone_goes_to_review(engine, setup):

@@ -1,7 +1,7 @@
 """Builders shared by the decision integration tests (this module holds no tests).
 
-Every test gets its own copy of the shipped policies (so it may edit one on disk), its own
-policy-version store, and its own models directory (the shipped artifacts, with the experiment
+Every test gets its own copy of the shipped decision policies and products (so it may edit one
+on disk), its own policy- and product-version stores, and its own models directory (the shipped artifacts, with the experiment
 the test asks for). The hasher is the sandbox one and the clock stands still at
 2026-03-01 10:00 Beijing time unless a test moves it.
 """
@@ -29,6 +29,7 @@ from lendcore.decisioning.service import DecisionService
 from lendcore.kernel.clock import FixedClock
 from lendcore.kernel.ids import SequentialIds
 from lendcore.products.loader import load_products, policies_dir
+from lendcore.products.versions import ProductVersionStore
 from lendcore.store.db import UnitOfWork
 
 NOW = datetime(2026, 3, 1, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
@@ -128,34 +129,42 @@ class Setup:
     versions: Path
     models: Path
     clock: FixedClock
+    products: Path
+    product_versions: Path
 
     def restarted(self) -> DecisionService:
-        """A new process's service over the same directories."""
+        """A new process's service over the same directories (the products as the files hold
+        them now)."""
         return DecisionService(
             PolicyEngine(PolicyStore(self.policies, self.versions)),
-            PRODUCTS,
+            load_products(self.products),
             ModelRegistry(self.models),
             HASHER,
             ids=SequentialIds(900_000),
             clock=self.clock,
+            product_versions=ProductVersionStore(self.product_versions),
         )
 
 
 def make_setup(tmp: Path, experiment: dict[str, Any] | None = None) -> Setup:
     policies = tmp / "policies"
     shutil.copytree(policies_dir() / "decision", policies)
+    products = tmp / "products"
+    shutil.copytree(policies_dir() / "products", products)
     versions = tmp / "versions"
+    product_versions = tmp / "product-versions"
     models = models_copy(tmp / "models", experiment)
     clock = FixedClock(NOW)
     service = DecisionService(
         PolicyEngine(PolicyStore(policies, versions)),
-        PRODUCTS,
+        load_products(products),
         ModelRegistry(models),
         HASHER,
         ids=SequentialIds(1000),
         clock=clock,
+        product_versions=ProductVersionStore(product_versions),
     )
-    return Setup(service, policies, versions, models, clock)
+    return Setup(service, policies, versions, models, clock, products, product_versions)
 
 
 def decide(engine: Engine, service: DecisionService, body: Any, **kwargs: Any) -> dict[str, Any]:

@@ -33,6 +33,12 @@ def test_a_balanced_entry_is_accepted(engine):
     with UnitOfWork(engine) as uow:
         _insert_entry(uow, 1, [("1121", 500, 0), ("1001", 0, 500)])
         uow.commit()
+    with engine.connect() as connection:  # committed: the header and both lines are there
+        assert connection.execute(text("SELECT count(*) FROM journal_entries")).scalar() == 1
+        lines = connection.execute(
+            text("SELECT account, debit, credit FROM journal_lines ORDER BY line_no")
+        ).all()
+    assert [tuple(line) for line in lines] == [("1121", 500, 0), ("1001", 0, 500)]
 
 
 def test_an_unbalanced_entry_is_refused_by_the_database(engine):

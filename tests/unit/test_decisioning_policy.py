@@ -104,11 +104,20 @@ def test_age_is_counted_on_the_decision_date_not_today(engine):
 
 
 @pytest.mark.parametrize(
-    ("region", "rejected"), [("810000", True), ("820001", True), ("440305", False)]
+    ("region", "rejected"),
+    [
+        ("710000", True),  # Taiwan: the province code itself
+        ("710101", True),  # a division inside it (the rule reads the province, not the code)
+        ("810000", True),  # Hong Kong
+        ("820001", True),  # Macao
+        ("659001", False),  # Xinjiang, the last served province before 71
+        ("440305", False),
+    ],
 )
 def test_regions_outside_the_licence_are_rejected(engine, region, rejected):
     decision = run(engine, application(**{"applicant.region": region}))
     assert ("REGION_RESTRICTED" in codes(decision)) is rejected
+    assert (decision.outcome is Outcome.REJECT) is rejected
 
 
 def test_a_blacklist_hit_rejects_and_names_the_identifier(engine):

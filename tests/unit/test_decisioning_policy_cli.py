@@ -47,6 +47,7 @@ APPLICATION = {
 @pytest.fixture
 def decide(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("LENDCORE_POLICY_VERSIONS_DIR", str(tmp_path / "versions"))
+    monkeypatch.setenv("LENDCORE_PRODUCT_VERSIONS_DIR", str(tmp_path / "product-versions"))
 
     def run(body, *args):
         text = body if isinstance(body, str) else json.dumps(body)

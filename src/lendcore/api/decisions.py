@@ -14,11 +14,12 @@ import json
 import threading
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Header, Query, Request
+from fastapi import APIRouter, Body, Header, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from lendcore.api.errors import error_body
+from lendcore.api import decision_schemas as schemas
+from lendcore.api.errors import ErrorBody, error_body
 from lendcore.api.idempotency import run_idempotent
 from lendcore.decisioning.queue import ApplicationQueue, build_queue
 from lendcore.decisioning.reviews import Verdict
@@ -33,6 +34,25 @@ IdempotencyKey = Annotated[
     str | None,
     Header(alias="Idempotency-Key", max_length=64, description="required on POSTs that write"),
 ]
+DecisionId = Annotated[int, Path(description="决策号 the decision id")]
+ApplicationId = Annotated[int, Path(description="申请号 the application id")]
+
+
+def _documented(
+    status: int, model: type[BaseModel], description: str, **errors: str
+) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses``: the success model and the uniform error body for each error status
+    (``errors`` maps ``e404=...`` to its description). Documentation only: the endpoints return
+    ``JSONResponse`` (module :mod:`lendcore.api.decision_schemas`)."""
+    documented: dict[int | str, dict[str, Any]] = {
+        status: {"model": model, "description": description}
+    }
+    for name, text in errors.items():
+        documented[int(name.removeprefix("e"))] = {"model": ErrorBody, "description": text}
+    return documented
+
+
+_BAD_BODY = "bad request (nothing stored): the uniform error body, with the field"
 _STATUS = {
     ErrorCode.UNKNOWN_DECISION: 404,
     ErrorCode.UNKNOWN_BLACKLIST_ENTRY: 404,
@@ -70,12 +90,16 @@ class _Body(BaseModel):
 
 
 class VerdictBody(_Body):
+    """审核结论 / An operator's verdict on a manual review."""
+
     operator: str = Field(min_length=1, max_length=64, description="审核员 the operator's id")
     verdict: Verdict = Field(description="审核结论 APPROVE or REJECT")
     note: str = Field("", max_length=500, description="审核意见 the operator's note")
 
 
 class BlacklistEntryBody(_Body):
+    """加入黑名单 / An identifier to list (only its blind index is stored)."""
+
     kind: str = Field(description=f"标识类型 one of {', '.join(IDENTIFIER_KINDS)}")
     value: str = Field(
         min_length=1, max_length=128, description="标识值 the identifier (never stored in clear)"
@@ -87,10 +111,14 @@ class BlacklistEntryBody(_Body):
 
 
 class BlacklistRemovalBody(_Body):
+    """移出黑名单 / The entry to remove, named by its value or by its hash (exactly one)."""
+
     kind: str = Field(description=f"标识类型 one of {', '.join(IDENTIFIER_KINDS)}")
-    value: str | None = Field(None, min_length=1, max_length=128, description="the identifier")
+    value: str | None = Field(
+        None, min_length=1, max_length=128, description="标识值 the identifier"
+    )
     identifier_hash: str | None = Field(
-        None, min_length=64, max_length=64, description="or its hash, as the list shows it"
+        None, min_length=64, max_length=64, description="标识哈希 or its hash, as the list shows it"
     )
 
     @model_validator(mode="after")
@@ -138,10 +166,14 @@ def _domain(work: Any) -> tuple[int, Any]:
     "/decisions",
     status_code=201,
     summary="申请决策（同步） / Decide an application (synchronous; Idempotency-Key required)",
-    responses={
-        201: {"description": "the decision: outcome, reasons, score, PD, tier, offer, versions"},
-        422: {"description": "bad request (nothing stored), with the field"},
-    },
+    # Documented, not validated: the hot path returns its JSONResponse as built.
+    responses=_documented(
+        201,
+        schemas.DecisionResponse,
+        "the decision: outcome, reasons, score, PD, tier, offer, versions",
+        e400="no Idempotency-Key",
+        e422=_BAD_BODY,
+    ),
 )
 def post_decision(
     request: Request,
@@ -166,8 +198,14 @@ def post_decision(
     )
 
 
-@router.get("/decisions/{decision_id}", summary="决策记录 / A recorded decision with its trace")
-def get_decision(decision_id: int, request: Request) -> JSONResponse:
+@router.get(
+    "/decisions/{decision_id}",
+    summary="决策记录 / A recorded decision with its trace",
+    responses=_documented(
+        200, schemas.DecisionRecord, "the record", e404="no such decision", e422=_BAD_BODY
+    ),
+)
+def get_decision(decision_id: DecisionId, request: Request) -> JSONResponse:
     try:
         with request.app.state.engine.connect() as connection:
             return JSONResponse(service(request).get(connection, decision_id))
@@ -177,9 +215,17 @@ def get_decision(decision_id: int, request: Request) -> JSONResponse:
 
 @router.post(
     "/decisions/{decision_id}/replay",
-    summary="回放 / Replay a decision with its own policy and model versions (writes nothing)",
+    summary="回放 / Replay a decision with its own policy, model and product versions "
+    "(writes nothing)",
+    responses=_documented(
+        200,
+        schemas.DecisionReplay,
+        "the recorded and the replayed fields, and every difference",
+        e404="no such decision",
+        e422=_BAD_BODY,
+    ),
 )
-def post_replay(decision_id: int, request: Request) -> JSONResponse:
+def post_replay(decision_id: DecisionId, request: Request) -> JSONResponse:
     try:
         with request.app.state.engine.connect() as connection:
             return JSONResponse(service(request).replay(connection, decision_id))
@@ -187,22 +233,39 @@ def post_replay(decision_id: int, request: Request) -> JSONResponse:
         return _error(exc)
 
 
-@router.get("/reviews", summary="人工审核队列 / Decisions waiting for a verdict, oldest first")
+@router.get(
+    "/reviews",
+    summary="人工审核队列 / Decisions waiting for a verdict, oldest first",
+    responses=_documented(200, schemas.ReviewQueue, "the queue", e422=_BAD_BODY),
+)
 def get_reviews(
-    request: Request, limit: Annotated[int, Query(ge=1, le=500)] = 50
-) -> dict[str, Any]:
+    request: Request,
+    limit: Annotated[int, Query(ge=1, le=500, description="条数 at most this many")] = 50,
+) -> JSONResponse:
     with request.app.state.engine.connect() as connection:
         items = service(request).review_queue(connection, limit)
-    return {"items": items, "count": len(items)}
+    return JSONResponse({"items": items, "count": len(items)})
 
 
 @router.post(
     "/reviews/{decision_id}",
     status_code=201,
     summary="审核结论 / Record the verdict on a manual review, once (Idempotency-Key required)",
+    responses=_documented(
+        201,
+        schemas.DecisionVerdictRecorded,
+        "the verdict as recorded",
+        e400="no Idempotency-Key",
+        e404="no such decision",
+        e409="not under review, or a verdict was recorded already",
+        e422=_BAD_BODY,
+    ),
 )
 def post_review(
-    decision_id: int, body: VerdictBody, request: Request, idempotency_key: IdempotencyKey = None
+    decision_id: DecisionId,
+    body: VerdictBody,
+    request: Request,
+    idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     decisions = service(request)
 
@@ -223,12 +286,16 @@ def post_review(
     )
 
 
-@router.get("/blacklist", summary="黑名单 / Blacklist entries, newest first (hashes, never values)")
+@router.get(
+    "/blacklist",
+    summary="黑名单 / Blacklist entries, newest first (hashes, never values)",
+    responses=_documented(200, schemas.BlacklistPage, "a page of entries", e422=_BAD_BODY),
+)
 def get_blacklist(
     request: Request,
-    kind: Annotated[str | None, Query(description="only this identifier kind")] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    kind: Annotated[str | None, Query(description="标识类型 only this identifier kind")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000, description="条数 page size")] = 100,
+    offset: Annotated[int, Query(ge=0, description="偏移 entries to skip")] = 0,
 ) -> JSONResponse:
     try:
         with request.app.state.engine.connect() as connection:
@@ -244,6 +311,14 @@ def get_blacklist(
     "/blacklist",
     status_code=201,
     summary="加入黑名单 / List an identifier (Idempotency-Key required)",
+    responses=_documented(
+        201,
+        schemas.BlacklistEntry,
+        "the entry as listed",
+        e400="no Idempotency-Key",
+        e409="this identifier is listed already",
+        e422=_BAD_BODY,
+    ),
 )
 def post_blacklist(
     body: BlacklistEntryBody, request: Request, idempotency_key: IdempotencyKey = None
@@ -267,7 +342,13 @@ def post_blacklist(
     )
 
 
-@router.delete("/blacklist", summary="移出黑名单 / Remove an entry, by value or by hash")
+@router.delete(
+    "/blacklist",
+    summary="移出黑名单 / Remove an entry, by value or by hash",
+    responses=_documented(
+        200, schemas.BlacklistRemoved, "what was removed", e404="no such entry", e422=_BAD_BODY
+    ),
+)
 def delete_blacklist(body: BlacklistRemovalBody, request: Request) -> JSONResponse:
     try:
         with UnitOfWork(request.app.state.engine) as uow:
@@ -306,10 +387,13 @@ def application_queue(app: Any) -> ApplicationQueue:
     "/applications",
     status_code=202,
     summary="异步申请 / Queue an application; poll its status URL (Idempotency-Key required)",
-    responses={
-        202: {"description": "queued: {application_id, status, status_url}"},
-        422: {"description": "bad request (nothing queued), with the field"},
-    },
+    responses=_documented(
+        202,
+        schemas.ApplicationQueued,
+        "queued; the Location header is the status URL",
+        e400="no Idempotency-Key",
+        e422="bad request (nothing queued): the uniform error body, with the field",
+    ),
 )
 def post_application(
     request: Request,
@@ -349,8 +433,15 @@ def post_application(
 @router.get(
     "/applications/{application_id}",
     summary="申请状态 / An asynchronous application's status (and its decision once made)",
+    responses=_documented(
+        200,
+        schemas.ApplicationStatus,
+        "the status, with the decision once made",
+        e404="no such application",
+        e422=_BAD_BODY,
+    ),
 )
-def get_application(application_id: int, request: Request) -> JSONResponse:
+def get_application(application_id: ApplicationId, request: Request) -> JSONResponse:
     try:
         status = application_queue(request.app).status(application_id)
         if status["decision_id"] is not None:

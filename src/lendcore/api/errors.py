@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 
 from lendcore.kernel.errors import ErrorCode, LendcoreError, PolicyViolation
 
@@ -38,6 +39,29 @@ def status_for(error: LendcoreError) -> int:
     if isinstance(error, PolicyViolation):
         return 422
     return 422
+
+
+class ErrorInfo(BaseModel):
+    """错误 / What went wrong: a stable code for programs, a message for people."""
+
+    model_config = ConfigDict(extra="forbid")
+    code: str = Field(
+        description="错误码 machine-readable error code (lendcore.kernel.errors.ErrorCode, or "
+        "INVALID_REQUEST for a body that fails validation)",
+        examples=["INVALID_REQUEST"],
+    )
+    message: str = Field(description="错误信息 what went wrong, for people")
+    details: dict[str, Any] = Field(
+        description="详情 what the error is about: for INVALID_REQUEST ``fields`` "
+        "[{field, problem}]; otherwise the field, the id or the conflicting record"
+    )
+
+
+class ErrorBody(BaseModel):
+    """统一错误体 / The one error shape every 4xx and 5xx has."""
+
+    model_config = ConfigDict(extra="forbid")
+    error: ErrorInfo = Field(description="错误 the error")
 
 
 def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:

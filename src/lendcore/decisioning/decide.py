@@ -8,7 +8,7 @@ with versioned, hot-reloaded JDM files); this module only orders them and reads 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 from typing import Any, Protocol
@@ -175,6 +175,9 @@ class Decision:
     policy: PolicyDecision
     offer: PricedOffer | None
     refusal: OfferRefused | None
+    # The product version the limits row was priced with (code -> sha256), refused or not:
+    # what a replay must price with again. Empty when rejected (nothing was priced).
+    priced_with: Mapping[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -227,7 +230,8 @@ def decide(
         start=start,
         cap=cap,
     )
+    priced_with = {loaded.product.code: loaded.version_hash}
     if isinstance(priced, OfferRefused):
         reasons = (*policy.reasons, NO_COMPLIANT_OFFER)
-        return Decision(strongest(reasons), reasons, policy, None, priced)
-    return Decision(policy.outcome, policy.reasons, policy, priced, None)
+        return Decision(strongest(reasons), reasons, policy, None, priced, priced_with)
+    return Decision(policy.outcome, policy.reasons, policy, priced, None, priced_with)

@@ -95,6 +95,9 @@ class _Strict(BaseModel):
 
 
 class Applicant(_Strict):
+    """申请人 / Who applies: identity (blind-indexed, masked in the record), age, region,
+    employment and income."""
+
     id_number: str = Field(
         min_length=6,
         max_length=32,
@@ -139,6 +142,8 @@ class Applicant(_Strict):
 
 
 class Bureau(_Strict):
+    """征信 / What the credit bureau reports."""
+
     applications_90d: int = Field(
         ge=0, description="多头 lending applications in the last 3 months (credit bureau)"
     )
@@ -146,6 +151,8 @@ class Bureau(_Strict):
 
 
 class Device(_Strict):
+    """设备 / The client the application came from (fraud-graph identifiers and proxy flag)."""
+
     device_id: str = Field(
         min_length=1, max_length=128, description="设备号 the client's device fingerprint"
     )
@@ -208,14 +215,17 @@ CreditProfile = Annotated[
 
 
 class Application(_Strict):
+    """授信申请 / A credit application: the body of ``POST /api/decisions``,
+    ``POST /api/applications`` and ``lendcore decide``."""
+
     product: str = Field(
         description="申请产品 product code (policies/products)", examples=["consumer_instalment"]
     )
     amount: Fen = Field(description="申请金额 amount applied for, yuan")
     term: int = Field(ge=1, le=1200, description="期限 term in the product's period unit")
-    applicant: Applicant
-    bureau: Bureau
-    device: Device
+    applicant: Applicant = Field(description="申请人 the applicant")
+    bureau: Bureau = Field(description="征信 the credit bureau's report")
+    device: Device = Field(description="设备 the applicant's device and network")
     credit_profile: CreditProfile = Field(default_factory=dict)
 
     @field_validator("credit_profile", mode="after")

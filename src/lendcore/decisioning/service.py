@@ -8,7 +8,10 @@ time), the policy versions, the model version and arm, the trace, the shadow sco
 response. The caller commits. Bad input raises :class:`ValidationError` before any write.
 
 :meth:`DecisionService.replay` re-runs a stored decision: the stored credit profile through the
-recorded model version, the stored context through the recorded policy versions. It never reads
+recorded model version, the stored context through the recorded policy versions, the offer priced
+with the recorded product version (kept by hash in a
+:class:`~lendcore.products.versions.ProductVersionStore`, written when the service is built,
+before any decision priced with it is recorded). It never reads
 the identifier index, the blacklist or the IP reputation again (they have moved on), so a replay
 of an unchanged pipeline gives the same answer, and a difference is a finding.
 
@@ -53,6 +56,7 @@ from lendcore.kernel.errors import ErrorCode, LendcoreError, ValidationError
 from lendcore.kernel.ids import SnowflakeIds
 from lendcore.products.caps import RateCap
 from lendcore.products.loader import LoadedProduct
+from lendcore.products.versions import ProductVersionStore
 
 CHANNELS = ("api", "async", "cli", "sim")
 _BEIJING = ZoneInfo(DEFAULT_TIMEZONE)
@@ -100,9 +104,13 @@ class DecisionService:
         ids: IdGenerator | None = None,
         clock: Clock | None = None,
         cap: RateCap | None = None,
+        product_versions: ProductVersionStore | None = None,
     ) -> None:
         self.engine = engine
         self.products = dict(products)
+        # Kept before any decision priced with them is recorded: replay prices with these.
+        self.product_versions = product_versions or ProductVersionStore()
+        self.product_versions.keep_all(self.products.values())
         self.models = models
         self._hasher = hasher
         self.blacklist = blacklist
@@ -264,6 +272,7 @@ class DecisionService:
                 "shadow": [s.to_dict() for s in scoring.shadow],
                 "experiment": None if scoring.assignment is None else scoring.assignment.to_dict(),
                 "ip_reputation_source": ip_source,
+                "product_versions": dict(evaluation.decision.priced_with),
             },
         }
 
@@ -281,7 +290,7 @@ class DecisionService:
         return get_decision(connection, decision_id)
 
     def replay(self, connection: Connection, decision_id: int) -> dict[str, Any]:
-        """Re-evaluate a stored decision with its own model and policy versions."""
+        """Re-evaluate a stored decision with its own model, policy and product versions."""
         row = _load(connection, decision_id)
         original = row.result["response"]
         model = row.result["model"]
@@ -292,7 +301,7 @@ class DecisionService:
             self.engine,
             RequestedTerms(row.product, row.amount_fen, row.term),
             context,
-            self.products,
+            self._recorded_products(row.result),
             start=row.decision_date,
             cap=self.cap,
             versions=row.policy_versions,
@@ -309,6 +318,21 @@ class DecisionService:
             "replayed": {**after, "trace": decision.policy.trace},
             "equal": not differences,
             "differences": differences,
+        }
+
+    def _recorded_products(self, result: Mapping[str, Any]) -> dict[str, LoadedProduct]:
+        """The products as the decision priced with them: the recorded version of the product
+        priced (a record made before versions were recorded: its offer's ``product_version``),
+        the current files for any other (nothing else was priced). A recorded version that is
+        no longer kept is refused (``UNKNOWN_PRODUCT``), never silently swapped for the current
+        file."""
+        recorded = dict(result.get("product_versions") or {})
+        offer = result.get("response", {}).get("offer")
+        if not recorded and offer and offer.get("product_version"):
+            recorded = {offer["product"]: offer["product_version"]}
+        return {
+            **self.products,
+            **{code: self.product_versions.version(code, v) for code, v in recorded.items()},
         }
 
     # -- manual review ------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -31,10 +31,17 @@ class LoadedProduct:
     product: Product
     path: Path
     version_hash: str  # sha256 of the file's bytes: what a decision or loan records
+    # The bytes hashed, so the version store keeps exactly what was priced with (empty only for
+    # a LoadedProduct built by hand: the store then re-reads the path and checks the hash).
+    raw: bytes = field(default=b"", repr=False, compare=False)
 
 
 def load_product_file(path: Path) -> LoadedProduct:
-    raw = path.read_bytes()
+    return load_product_bytes(path.read_bytes(), path)
+
+
+def load_product_bytes(raw: bytes, path: Path) -> LoadedProduct:
+    """Validate ``raw`` as a product file (``path`` names it in errors and in the result)."""
     try:
         data = yaml.safe_load(raw)
         product = Product.model_validate(data)
@@ -50,7 +57,7 @@ def load_product_file(path: Path) -> LoadedProduct:
             f"{path.name}: {exc.message}",
             {"file": str(path), "cause": str(exc.code)},
         ) from None
-    return LoadedProduct(product, path, hashlib.sha256(raw).hexdigest())
+    return LoadedProduct(product, path, hashlib.sha256(raw).hexdigest(), raw)
 
 
 def load_products(directory: Path | None = None) -> dict[str, LoadedProduct]:

@@ -20,6 +20,7 @@ from lendcore.decisioning.scoring import ModelRegistry
 from lendcore.decisioning.service import DecisionService, Facts
 from lendcore.kernel.errors import ErrorCode, LendcoreError
 from lendcore.products.loader import load_products, policies_dir
+from lendcore.products.versions import ProductVersionStore
 
 PRODUCTS = load_products()
 AT = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)
@@ -50,7 +51,13 @@ def service(tmp_path_factory):
     for path in models_dir().glob("*.json"):
         if path.name != "experiment.json":
             (directory / path.name).write_bytes(path.read_bytes())
-    return DecisionService(PolicyEngine(store), PRODUCTS, ModelRegistry(directory), sha256_hasher())
+    return DecisionService(
+        PolicyEngine(store),
+        PRODUCTS,
+        ModelRegistry(directory),
+        sha256_hasher(),
+        product_versions=ProductVersionStore(tmp_path_factory.mktemp("product-versions")),
+    )
 
 
 def evaluate(service, body, facts=Facts()):

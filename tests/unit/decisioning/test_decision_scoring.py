@@ -87,7 +87,10 @@ def test_the_arm_is_the_experiments_draw_for_the_application_id(models):
     assert seen == {"champion", "challenger"}
 
 
-def test_the_arm_of_an_application_is_stable_across_processes(models):
+def test_two_registries_on_one_models_directory_put_each_application_in_the_same_arm(models):
+    # Two independently loaded registries (no shared state), one process; the real
+    # other-process check is test_decisioning_models_experiments.py::
+    # test_assignment_is_the_same_in_another_process.
     _write(models, _experiment(shares={"champion": 0.7, "challenger": 0.3}))
     first, second = ModelRegistry(models), ModelRegistry(models)
     arms = [first.score(i, PROFILE).acted.arm for i in range(200)]
