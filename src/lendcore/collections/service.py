@@ -11,7 +11,9 @@ transaction it
    at once are judged one after the other and the second sees the first's reservation;
 4. evaluates the pure gate (:func:`lendcore.collections.gate.evaluate`) plus the service rules
    (suspension, per-agent daily cap, consent in force, known contact);
-5. when allowed, inserts the attempt (RESERVED) and a single-use grant;
+5. when allowed, inserts the attempt (RESERVED) and a single-use grant, valid for the context's
+   time-to-live but never past the start of the next quiet window in the debtor's zone
+   (:func:`lendcore.collections.quiet.grant_expiry`);
 6. appends a ``gate.check`` audit record with every reason and the pack version, pass or fail;
    a violation attempt also raises an alert and suspends the agent.
 
@@ -34,6 +36,7 @@ import logging
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, insert
 
@@ -65,6 +68,7 @@ from lendcore.collections.history import (
 )
 from lendcore.collections.model import Channel, Party, Reason
 from lendcore.collections.pack import CompiledPack
+from lendcore.collections.quiet import grant_expiry
 from lendcore.collections.tables import collection_attempts
 from lendcore.collections.verdict import Verdict, decide, point_of
 from lendcore.store.db import UnitOfWork
@@ -276,7 +280,10 @@ def _reserve(
     seq = append(connection, [_check_entry(request, reasons, pack.version, verdict, attempt_id)])[0]
     if allowed:
         assert debtor is not None and attempt_id is not None and verdict.zone is not None
-        expires = request.at + ctx.grant_ttl
+        # Never valid into quiet hours: reserved at 20:58, a 5-minute grant ends at 21:00.
+        expires = grant_expiry(
+            pack, ZoneInfo(verdict.zone), request.at, ctx.grant_ttl, request.party, request.channel
+        )
         grant_id = new_grant_id()
         connection.execute(
             _INSERT_ATTEMPT,
