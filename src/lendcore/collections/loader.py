@@ -13,10 +13,12 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 from pydantic import ValidationError as SchemaError
 
+from lendcore.collections.legal_bounds import BOUNDS, bounds_for, breaches
 from lendcore.collections.model import DEFAULT_PACK
 from lendcore.collections.pack import CompiledPack, RulePack, compile_pack
 from lendcore.kernel.errors import ErrorCode, ValidationError
@@ -75,11 +77,14 @@ def replace_pack_file(path: Path, raw: bytes) -> CompiledPack:
 
 def _parse(raw: bytes, path: Path) -> RulePack:
     try:
-        pack = RulePack.model_validate(yaml.safe_load(raw))
+        document = yaml.safe_load(raw)
+        _no_legal_fields(document, path)
+        pack = RulePack.model_validate(document)
     except (yaml.YAMLError, SchemaError) as exc:
         raise ValidationError(
             ErrorCode.INVALID_PACK, f"{path.name}: {_summary(exc)}", {"file": str(path)}
         ) from None
+    _within_law(pack, path)
     if pack.code != path.stem:
         # The file name is how a pack is asked for; a mismatch would record the wrong version.
         raise ValidationError(
@@ -88,6 +93,55 @@ def _parse(raw: bytes, path: Path) -> RulePack:
             {"file": str(path)},
         )
     return pack
+
+
+def _no_legal_fields(document: Any, path: Path) -> None:
+    """Packs once carried ``legal_bound``/``legal_max``/``legal_min_*`` beside each threshold;
+    the bounds now live in code. Say so plainly instead of a bare "extra inputs" error, so a
+    reader never believes the line still binds anything."""
+    rules = document.get("rules") if isinstance(document, dict) else None
+    if not isinstance(rules, dict):
+        return
+    found = sorted(
+        f"{name}.{field}"
+        for name, rule in rules.items()
+        if isinstance(rule, dict)
+        for field in rule
+        if str(field).startswith("legal_")
+    )
+    if found:
+        raise ValidationError(
+            ErrorCode.INVALID_PACK,
+            f"{path.name}: {', '.join(found)}: legal_* fields are no longer read -- the "
+            "statutory bounds are fixed in code (collections/legal_bounds.py); delete the line "
+            "/ 法定界限已固定在代码中，请删除该行",
+            {"file": str(path), "fields": found},
+        )
+
+
+def _within_law(pack: RulePack, path: Path) -> None:
+    """Refuse a pack laxer than its jurisdiction's statutory bounds (fixed in code, not in the
+    file), or for a jurisdiction whose bounds nobody has written down."""
+    law = bounds_for(pack.jurisdiction)
+    if law is None:
+        raise ValidationError(
+            ErrorCode.UNKNOWN_JURISDICTION,
+            f"{path.name}: no statutory bounds are defined for jurisdiction "
+            f"{pack.jurisdiction!r} / 未定义该司法辖区的法定界限",
+            {"file": str(path), "jurisdiction": pack.jurisdiction, "known": sorted(BOUNDS)},
+        )
+    found = breaches(pack, law)
+    if found:
+        summary = "; ".join(f"{b.rule}: {b.problem} (law: {b.bound})" for b in found)
+        raise ValidationError(
+            ErrorCode.PACK_BEYOND_LEGAL_BOUND,
+            f"{path.name} is laxer than the law / 规则包宽于法定界限: {summary}",
+            {
+                "file": str(path),
+                "jurisdiction": law.code,
+                "breaches": [b.as_dict() for b in found],
+            },
+        )
 
 
 def get_pack(code: str = DEFAULT_PACK, directory: Path | None = None) -> CompiledPack:
