@@ -8,12 +8,22 @@ import shutil
 
 import pytest
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
 from lendcore.api.app import create_app
+from lendcore.cli import app
 from lendcore.collections.audit import iter_records
 from lendcore.collections.loader import compliance_dir, load_pack_file
 
-from .test_collections_support import add_contacts, add_loan, at, check, make_context, request
+from .test_collections_support import (
+    add_contacts,
+    add_loan,
+    at,
+    audit_records,
+    check,
+    make_context,
+    request,
+)
 from .test_decisions_support import application, make_setup
 
 _keys = itertools.count(1)
@@ -198,3 +208,23 @@ def test_a_candidate_policy_runs_as_a_challenger_arm_and_replays(engine, tmp_pat
         assert decided["policy_versions"]["admission"] == candidate
         replay = client.post(f"/api/decisions/{decided['decision_id']}/replay").json()
         assert replay["equal"] is True
+
+
+def test_the_exact_pack_a_past_check_used_is_readable_after_an_api_edit(
+    setup, engine, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("LENDCORE_PACK_VERSIONS_DIR", str(tmp_path / "pack-versions"))
+    client, _, packs = setup
+    ctx = make_context(packs_dir=packs)
+    add_contacts(engine, ctx, add_loan(engine, 1, 5))
+    original = (packs / "cn.yaml").read_text(encoding="utf-8")
+    check(engine, ctx, request(1, at("2026-03-02 10:00")))
+    edited = original.replace("    max: 6\n", "    max: 5\n", 1)
+    assert _put_pack(client, edited, "fewer unanswered dials").status_code == 200
+    [record] = [r for r in audit_records(engine, "gate.check")]
+    used = record["payload"]["pack_version"]
+    shown = CliRunner().invoke(app, ["collections", "pack", "show", "--version", used, "--json"])
+    assert shown.exit_code == 0, shown.output
+    document = json.loads(shown.output)
+    assert document["yaml"] == original and document["pack_version"] == used
+    assert (packs / "cn.yaml").read_text(encoding="utf-8") == edited

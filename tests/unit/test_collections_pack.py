@@ -9,7 +9,14 @@ import pytest
 from test_collections_support import ANSWERED, CN, at, borrower, called, check
 
 from lendcore.collections.legal_bounds import BOUNDS, breaches
-from lendcore.collections.loader import compliance_dir, get_pack, load_pack_file, load_packs
+from lendcore.collections.loader import (
+    compliance_dir,
+    get_pack,
+    load_pack_file,
+    load_packs,
+    pack_version_text,
+    replace_pack_file,
+)
 from lendcore.kernel.errors import ErrorCode, ValidationError
 
 SHIPPED = compliance_dir()
@@ -235,3 +242,42 @@ def test_a_pack_stricter_than_the_law_loads(tmp_path):
     )
     rules = load_pack_file(path).pack.rules
     assert rules.quiet_hours.start == time(20) and rules.number_daily_unanswered.max == 4
+
+
+@pytest.fixture
+def versions(tmp_path, monkeypatch):
+    kept = tmp_path / "pack-versions"
+    monkeypatch.setenv("LENDCORE_PACK_VERSIONS_DIR", str(kept))
+    return kept
+
+
+def test_every_pack_version_loaded_or_replaced_is_kept_by_its_hash(tmp_path, versions):
+    path = tmp_path / "cn.yaml"
+    shutil.copy(SHIPPED / "cn.yaml", path)
+    first_raw = path.read_bytes()
+    first = load_pack_file(path)
+    edited = first_raw.replace(b"    max: 6\n", b"    max: 5\n", 1)
+    second = replace_pack_file(path, edited)
+    assert sorted(p.name for p in versions.iterdir()) == sorted(
+        f"{v.version_hash}.yaml" for v in (first, second)
+    )
+    # The file now holds only the edit; the version an earlier check named is still readable.
+    assert pack_version_text(first.version) == ("cn", first_raw)
+    assert pack_version_text(second.version_hash) == ("cn", edited)
+
+
+def test_a_kept_version_that_was_edited_is_refused(tmp_path, versions):
+    pack = load_pack_file(shutil.copy(SHIPPED / "cn.yaml", tmp_path / "cn.yaml"))
+    kept = versions / f"{pack.version_hash}.yaml"
+    kept.write_bytes(kept.read_bytes().replace(b"max: 3", b"max: 2"))
+    with pytest.raises(ValidationError) as caught:
+        pack_version_text(pack.version)
+    assert caught.value.code is ErrorCode.INVALID_PACK
+
+
+@pytest.mark.parametrize("asked", ["cn@" + "0" * 64, "us-regf@{hash}", "cn@abc", "nonsense"])
+def test_an_unknown_pack_version_is_an_error(tmp_path, versions, asked):
+    pack = load_pack_file(shutil.copy(SHIPPED / "cn.yaml", tmp_path / "cn.yaml"))
+    with pytest.raises(ValidationError) as caught:
+        pack_version_text(asked.format(hash=pack.version_hash))
+    assert caught.value.code is ErrorCode.UNKNOWN_PACK

@@ -4,12 +4,22 @@ Legal staff change a threshold by editing the file (or through ``PUT /api/rules/
 which validates before it writes: :func:`replace_pack_file`). The next load sees the change without a
 restart: a pack is cached per path together with the file's (mtime, size, inode) and re-read when
 any of them moves; a re-read whose bytes hash the same keeps the compiled pack.
+
+Every pack is checked against its jurisdiction's statutory bounds, fixed in code
+(:mod:`lendcore.collections.legal_bounds`), not only against its schema.
+
+Every version loaded or written is kept by its hash in the pack version store
+(``var/pack-versions/<sha256>.yaml``, or ``$LENDCORE_PACK_VERSIONS_DIR``; the same mechanism as
+decision policies, :mod:`lendcore.store.versions`): a ``gate.check`` audit record names
+``cn@<sha256>``, and :func:`pack_version_text` gives back the exact rules it was judged under
+after any later edit. A version that cannot be kept is not used (the gate then denies).
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,8 +31,12 @@ from pydantic import ValidationError as SchemaError
 from lendcore.collections.legal_bounds import BOUNDS, bounds_for, breaches
 from lendcore.collections.model import DEFAULT_PACK
 from lendcore.collections.pack import CompiledPack, RulePack, compile_pack
-from lendcore.kernel.errors import ErrorCode, ValidationError
+from lendcore.kernel.errors import ErrorCode, LendcoreError, ValidationError
 from lendcore.products.loader import policies_dir
+from lendcore.store.versions import VersionMismatch, VersionStore
+
+DEFAULT_VERSIONS_DIR = Path("var/pack-versions")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
 def compliance_dir() -> Path:
@@ -33,6 +47,7 @@ def compliance_dir() -> Path:
 class _Cached:
     stamp: tuple[int, int, int]
     compiled: CompiledPack
+    kept_in: Path  # the version store it was kept in (a test or a restart may point elsewhere)
 
 
 _cache: dict[Path, _Cached] = {}
@@ -49,7 +64,8 @@ def load_pack_file(path: Path) -> CompiledPack:
         ) from None
     stamp = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
     cached = _cache.get(path)
-    if cached is not None and cached.stamp == stamp:
+    versions = pack_versions_dir()
+    if cached is not None and cached.stamp == stamp and cached.kept_in == versions:
         return cached.compiled
     raw = path.read_bytes()
     digest = hashlib.sha256(raw).hexdigest()
@@ -57,8 +73,9 @@ def load_pack_file(path: Path) -> CompiledPack:
         compiled = cached.compiled  # touched, not changed
     else:
         compiled = compile_pack(_parse(raw, path), digest)
+    _keep(digest, raw, versions)  # a no-op when already kept
     with _lock:
-        _cache[path] = _Cached(stamp, compiled)
+        _cache[path] = _Cached(stamp, compiled, versions)
     return compiled
 
 
@@ -69,10 +86,56 @@ def replace_pack_file(path: Path, raw: bytes) -> CompiledPack:
     if not path.is_file():
         raise ValidationError(ErrorCode.UNKNOWN_PACK, f"no pack {path.stem!r}", {"file": str(path)})
     compiled = compile_pack(_parse(raw, path), hashlib.sha256(raw).hexdigest())
+    _keep(compiled.version_hash, raw)  # before it is live: every live version is readable later
     temporary = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
     temporary.write_bytes(raw)
     os.replace(temporary, path)
     return compiled
+
+
+def pack_versions_dir() -> Path:
+    configured = os.environ.get("LENDCORE_PACK_VERSIONS_DIR")
+    return Path(configured) if configured else DEFAULT_VERSIONS_DIR
+
+
+def _keep(digest: str, raw: bytes, versions: Path | None = None) -> None:
+    try:
+        VersionStore(versions or pack_versions_dir(), ".yaml").keep(digest, raw)
+    except OSError as exc:
+        # A gate check names its pack version; a version nobody can read back is not used.
+        raise LendcoreError(
+            ErrorCode.PACK_VERSION_NOT_KEPT, f"cannot keep pack version {digest[:12]}: {exc}"
+        ) from None
+
+
+def pack_version_text(version: str) -> tuple[str | None, bytes]:
+    """The exact bytes of a pack version, named ``<code>@<sha256>`` (as audit records carry it)
+    or by the bare sha256; returns (the code named, if any, the bytes). Refused when unknown or
+    when the kept copy no longer matches its hash."""
+    code, _, digest = version.rpartition("@")
+    if not _SHA256.match(digest):
+        raise ValidationError(
+            ErrorCode.UNKNOWN_PACK, f"not a pack version: {version!r}", {"version": version}
+        )
+    try:
+        raw = VersionStore(pack_versions_dir(), ".yaml").read(digest)
+    except VersionMismatch as exc:
+        raise ValidationError(ErrorCode.INVALID_PACK, str(exc), {"version": digest}) from None
+    if raw is None:
+        raise ValidationError(
+            ErrorCode.UNKNOWN_PACK,
+            f"no kept pack version {digest[:12]} in {pack_versions_dir()}",
+            {"version": digest},
+        )
+    document = yaml.safe_load(raw)
+    kept_code = document.get("code") if isinstance(document, dict) else None
+    if code and kept_code != code:
+        raise ValidationError(
+            ErrorCode.UNKNOWN_PACK,
+            f"version {digest[:12]} is of pack {kept_code!r}, not {code!r}",
+            {"version": digest},
+        )
+    return kept_code, raw
 
 
 def _parse(raw: bytes, path: Path) -> RulePack:
