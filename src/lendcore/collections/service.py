@@ -6,9 +6,11 @@ transaction it
 1. locks the agent row (creating the agent on first use) -- a suspended agent is denied;
 2. reads the loan (DPD, state), the debtor's time zone, the loan's flags (hardship plan,
    investigation authorisation) and the contact point (consent scope and time);
-3. locks the debtor's row ``FOR UPDATE`` (PostgreSQL; SQLite's ``BEGIN IMMEDIATE`` already
-   serialises writers), *then* reads the contact history, so two agents calling the same person
-   at once are judged one after the other and the second sees the first's reservation;
+3. locks the debtor's row and then the contact number's row ``FOR UPDATE`` (PostgreSQL;
+   SQLite's ``BEGIN IMMEDIATE`` already serialises writers), *then* reads the debtor's contact
+   history and the number's contacts about other debtors (:mod:`~lendcore.collections.numbers`),
+   so two agents calling the same person at once -- about one debtor or two -- are judged one
+   after the other and the second sees the first's reservation;
 4. evaluates the pure gate (:func:`lendcore.collections.gate.evaluate`) plus the service rules
    (suspension, per-agent daily cap, consent in force, known contact);
 5. when allowed, inserts the attempt (RESERVED) and a single-use grant, valid for the context's
@@ -66,7 +68,8 @@ from lendcore.collections.history import (
     load_history_many,
     lock_debtor,
 )
-from lendcore.collections.model import Channel, Party, Reason
+from lendcore.collections.model import Channel, HistoryEntry, Party, Reason
+from lendcore.collections.numbers import elsewhere, load_number_history, lock_number
 from lendcore.collections.pack import CompiledPack
 from lendcore.collections.quiet import grant_expiry
 from lendcore.collections.tables import collection_attempts
@@ -95,13 +98,22 @@ def _judge(
     debtor = load_facts(connection, request.loan_id, point_of(request))
     if debtor is not None and lock:
         # The loan row was read unlocked: DPD and state only change in end-of-day, and a check
-        # racing it sees the day's values either way. What must not race is the history.
+        # racing it sees the day's values either way. What must not race is the history: the
+        # debtor's, then the number's (another debtor's agent may be calling the same person).
         lock_debtor(connection, debtor.borrower_id, request.at)
+        if debtor.contact is not None:
+            lock_number(connection, debtor.contact.phone_index, request.at)
 
     def history(facts: DebtorFacts) -> History:
         return load_history(connection, facts.borrower_id, request.at, pack)
 
-    return decide(request, pack, status, cap_reached, debtor, history)
+    def same_number(facts: DebtorFacts) -> tuple[HistoryEntry, ...]:
+        assert facts.contact is not None
+        index = facts.contact.phone_index
+        loaded = load_number_history(connection, (index,), request.at, pack)
+        return elsewhere(loaded[index], facts.borrower_id, facts.contact.contact_id)
+
+    return decide(request, pack, status, cap_reached, debtor, history, same_number)
 
 
 def _decision(verdict: Verdict, version: str) -> Decision:
@@ -146,6 +158,16 @@ def precheck_many(
             for moment, ids in moments.items()
             for borrower_id, loaded in load_history_many(connection, ids, moment, pack).items()
         }
+        numbers: dict[datetime, set[str]] = {}
+        for r in aware:
+            point = facts[r.loan_id, point_of(r)]
+            if point is not None and point.contact is not None:
+                numbers.setdefault(r.at, set()).add(point.contact.phone_index)
+        by_number = {
+            (index, moment): loaded
+            for moment, indexes in numbers.items()
+            for index, loaded in load_number_history(connection, indexes, moment, pack).items()
+        }
         agents: dict[tuple[str, date, Party, Channel], tuple[str, bool]] = {}
         for r in aware:
             key = (r.agent_id, agent_day(r.at, ctx), r.party, r.channel)
@@ -167,6 +189,13 @@ def precheck_many(
             def history(debtor: DebtorFacts, moment: datetime = moment) -> History:
                 return histories[debtor.borrower_id, moment]
 
+            def same_number(
+                debtor: DebtorFacts, moment: datetime = moment
+            ) -> tuple[HistoryEntry, ...]:
+                assert debtor.contact is not None
+                loaded = by_number[debtor.contact.phone_index, moment]
+                return elsewhere(loaded, debtor.borrower_id, debtor.contact.contact_id)
+
             verdict = decide(
                 request,
                 pack,
@@ -174,6 +203,7 @@ def precheck_many(
                 cap_reached,
                 facts[request.loan_id, point_of(request)],
                 history,
+                same_number,
             )
         except Exception:
             log.exception("gate pre-check failed: denied (fail-closed)")
@@ -308,6 +338,7 @@ def _reserve(
                 "grant_id": grant_id,
                 "grant_expires_at": utc(expires),
                 "masked_number": verdict.contact_masked,
+                "phone_index": None if debtor.contact is None else debtor.contact.phone_index,
                 "audit_seq": seq,
             },
         )
