@@ -74,6 +74,7 @@ from lendcore.collections.pack import CompiledPack
 from lendcore.collections.quiet import grant_expiry
 from lendcore.collections.tables import collection_attempts
 from lendcore.collections.verdict import Verdict, decide, point_of
+from lendcore.kernel.errors import LendcoreError
 from lendcore.store.db import UnitOfWork
 
 log = logging.getLogger("lendcore.collections")
@@ -220,6 +221,7 @@ def _check_entry(
     verdict: Verdict | None,
     attempt_id: int | None,
     error: str | None = None,
+    error_code: str | None = None,
 ) -> AuditEntry:
     debtor = verdict.debtor if verdict else None
     payload: dict[str, Any] = {
@@ -244,6 +246,8 @@ def _check_entry(
     }
     if error:
         payload["error"] = error
+    if error_code:
+        payload["error_code"] = error_code
     at = request.at
     if not isinstance(at, datetime) or at.utcoffset() is None:
         at = datetime.now(UTC)  # a malformed request is still audited, at the wall clock
@@ -289,7 +293,9 @@ def check_and_reserve(
         reasons = (str(Reason.GATE_ERROR),)
         seq = None
         try:
-            entry = _check_entry(request, reasons, version, None, None, type(exc).__name__)
+            # A domain error (e.g. KMS_UNAVAILABLE) also records its code.
+            code = str(exc.code) if isinstance(exc, LendcoreError) else None
+            entry = _check_entry(request, reasons, version, None, None, type(exc).__name__, code)
             seq = append(connection, [entry])[0]
         except Exception:
             log.critical("a fail-closed denial could not be audited", exc_info=True)
