@@ -8,6 +8,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from lendcore.api.app import create_app
+from lendcore.collections import context as context_module
+from lendcore.collections.attempts import audit_status_of
 from lendcore.collections.model import Outcome
 from lendcore.kernel.clock import FixedClock
 
@@ -193,3 +195,40 @@ def test_bad_requests_are_422_and_reach_no_gate(client, change):
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "INVALID_REQUEST"
     assert audit_records(client.app.state.engine, "gate.check") == []
+
+
+def test_the_audit_status_is_read_from_the_attempts_audit_record(engine, client):
+    response = _post(client, "k-audit")
+    assert response.json()["audit_status"] == "AUDITED"
+    attempt_id = int(response.json()["attempt_id"])
+    [check_record] = audit_records(engine, "gate.check")
+    [dial_record] = audit_records(engine, "contact.dial")
+    with engine.connect() as connection:
+        assert audit_status_of(connection, attempt_id, check_record["seq"]) == "AUDITED"
+        assert audit_status_of(connection, attempt_id, dial_record["seq"]) == "MISMATCH"
+        assert audit_status_of(connection, attempt_id, 10_000) == "MISSING"
+        assert audit_status_of(connection, attempt_id, None) == "MISSING"
+    shown = client.get(f"{URL}/{attempt_id}").json()
+    assert shown["audit_status"] == "AUDITED"
+
+
+def test_with_the_kms_provider_selected_but_unreachable_every_attempt_is_denied_and_audited(
+    engine, monkeypatch
+):
+    # Contacts stored under a local key; the process then runs with LENDCORE_KEY_PROVIDER=kms,
+    # which has no adapter: nothing is decrypted, the denial is audited with the reason.
+    add_contacts(engine, make_context(), add_loan(engine, 1, 10))
+    monkeypatch.setenv("LENDCORE_KEY_PROVIDER", "kms")
+    monkeypatch.setenv("LENDCORE_KMS_KEY_URI", "kms://cn-shanghai/lendcore")
+    monkeypatch.setattr(context_module, "_default", None)
+    app = create_app(engine)  # no test context: the process default, built from the setting
+    app.state.clock = FixedClock(MORNING)
+    with TestClient(app) as kms_client:
+        response = _post(kms_client, "k-kms")
+    assert response.status_code == 403
+    assert response.json()["error"]["details"]["reasons"] == ["GATE_ERROR"]
+    [record] = audit_records(engine, "gate.check")
+    assert record["payload"]["allowed"] is False
+    assert record["payload"]["error_code"] == "KMS_UNAVAILABLE"
+    assert audit_records(engine, "contact.decrypt") == [] and attempts(engine) == []
+    assert BORROWER_PHONE not in response.text

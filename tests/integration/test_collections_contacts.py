@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 from datetime import timedelta
 
@@ -11,7 +12,9 @@ from sqlalchemy import select
 
 from lendcore.collections.alerts import restore_agent
 from lendcore.collections.contacts import SELF, default_key_provider, phone_context
+from lendcore.collections.context import from_db
 from lendcore.collections.dialling import dial
+from lendcore.collections.loader import compliance_dir, replace_pack_file
 from lendcore.collections.model import Outcome
 from lendcore.collections.ports import DialerUnavailable
 from lendcore.collections.tables import (
@@ -30,6 +33,7 @@ from .test_collections_support import (
     ScriptedDialer,
     add_contacts,
     add_loan,
+    at,
     attempts,
     audit_records,
     check,
@@ -121,6 +125,54 @@ def test_an_expired_grant_is_refused(engine, ctx, allowed):
     late = MORNING + ctx.grant_ttl
     result = dial(engine, allowed.grant_id, "agent-1", late, ctx)
     assert (result.status, result.refusal) == ("REFUSED", "GRANT_EXPIRED")
+
+
+def test_a_grant_reserved_just_before_quiet_hours_expires_when_they_begin(engine, ctx):
+    borrower = add_loan(engine, 1, 5)
+    add_contacts(engine, ctx, borrower)
+    assert check(engine, ctx, request(1, at("2026-03-02 20:58"))).allowed
+    [row] = attempts(engine)
+    assert from_db(row["grant_expires_at"]) <= at("2026-03-02 21:00")  # not 21:03
+
+
+def test_a_dial_in_quiet_hours_is_refused_and_audited_though_reserved_before(engine, ctx):
+    borrower = add_loan(engine, 1, 5)
+    add_contacts(engine, ctx, borrower)
+    decision = check(engine, ctx, request(1, at("2026-03-02 20:58")))
+    result = dial(engine, decision.grant_id, "agent-1", at("2026-03-02 21:02"), ctx)
+    assert (result.status, result.refusal) == ("REFUSED", "QUIET_HOURS")
+    assert ctx.dialer.numbers == []  # the number never left the database
+    [refused] = audit_records(engine, "contact.decrypt_refused")
+    assert refused["payload"]["reason"] == "QUIET_HOURS"
+    assert refused["payload"]["attempt_id"] == decision.attempt_id
+    assert audit_records(engine, "contact.decrypt") == []
+    assert attempts(engine)[0]["status"] == "RESERVED"
+
+
+def test_a_dial_before_quiet_hours_within_the_grant_goes_through(engine, ctx):
+    borrower = add_loan(engine, 1, 5)
+    add_contacts(engine, ctx, borrower)
+    decision = check(engine, ctx, request(1, at("2026-03-02 20:50")))
+    # 20:54: the 5-minute grant ends at 20:55 (an expiry is exclusive, see the test above).
+    result = dial(engine, decision.grant_id, "agent-1", at("2026-03-02 20:54"), ctx)
+    assert result.status == "DIALED" and ctx.dialer.numbers == [BORROWER_PHONE]
+
+
+def test_quiet_hours_are_checked_again_at_dial_time_under_the_pack_in_force(engine, tmp_path):
+    # The pack is tightened between reservation and dial: the grant is still unexpired, but the
+    # dial now falls in the new quiet hours and is refused.
+    shutil.copy(compliance_dir() / "cn.yaml", tmp_path / "cn.yaml")
+    ctx = make_context(packs_dir=tmp_path)
+    borrower = add_loan(engine, 1, 5)
+    add_contacts(engine, ctx, borrower)
+    decision = check(engine, ctx, request(1, at("2026-03-02 20:50")))
+    text = (tmp_path / "cn.yaml").read_text(encoding="utf-8")
+    replace_pack_file(
+        tmp_path / "cn.yaml", text.replace("start: '21:00'", "start: '20:51'", 1).encode()
+    )
+    result = dial(engine, decision.grant_id, "agent-1", at("2026-03-02 20:52"), ctx)
+    assert (result.status, result.refusal) == ("REFUSED", "QUIET_HOURS")
+    assert ctx.dialer.numbers == []
 
 
 def test_decrypt_without_a_valid_grant_is_refused_audited_alerted_and_suspends(engine, ctx):

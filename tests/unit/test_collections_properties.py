@@ -23,6 +23,7 @@ from lendcore.collections import (
     evaluate,
 )
 from lendcore.collections.facts import parse_facts
+from lendcore.collections.quiet import grant_expiry, is_quiet
 from lendcore.kernel.errors import ErrorCode, ValidationError
 
 # DST zones included: a local day is 23 or 25 hours there.
@@ -292,3 +293,31 @@ def test_a_contact_request_without_its_contact_facts_never_yields_a_verdict(doc,
     with pytest.raises(ValidationError) as caught:
         parse_facts(json.dumps(doc))
     assert caught.value.code is ErrorCode.INVALID_FACTS
+
+
+@settings(max_examples=400)
+@given(
+    st.sampled_from([CN, US]),
+    st.sampled_from(ZONES),
+    # any moment of the year, to the microsecond, and any time-to-live up to three hours
+    st.integers(0, 365 * 24 * 3600 * 1_000_000).map(lambda us: EPOCH + timedelta(microseconds=us)),
+    st.integers(1, 3 * 3600).map(lambda s: timedelta(seconds=s)),
+    st.sampled_from(Party),
+    st.sampled_from(Channel),
+)
+def test_a_grant_is_never_valid_inside_quiet_hours(pack, tz, reserved, ttl, party, channel):
+    expiry = grant_expiry(pack, tz, reserved, ttl, party, channel)
+    assert reserved <= expiry <= reserved + ttl
+    if is_quiet(pack, tz, reserved, party, channel):
+        assert expiry == reserved  # the gate denies it; the grant would be dead on arrival
+        return
+    # Every moment the grant is valid, [reserved, expiry), is outside quiet hours: its last
+    # microsecond and every local minute boundary in between.
+    last = expiry - timedelta(microseconds=1)
+    assert not is_quiet(pack, tz, last, party, channel)
+    moment = reserved.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    while moment < expiry:
+        assert not is_quiet(pack, tz, moment, party, channel)
+        moment += timedelta(minutes=1)
+    # And it is no shorter than it must be: cut short only where quiet hours begin.
+    assert expiry == reserved + ttl or is_quiet(pack, tz, expiry, party, channel)

@@ -3,6 +3,7 @@ import stat
 
 import pytest
 
+from lendcore.collections.contacts import default_key_provider
 from lendcore.kernel.errors import ErrorCode
 from lendcore.privacy.crypto import FieldCipher, parse_token
 from lendcore.privacy.keys import (
@@ -117,4 +118,36 @@ def test_the_kms_provider_is_a_stub_that_fails_closed():
     cipher = FieldCipher(KmsKeyProvider("kms://cn-shanghai/lendcore"))
     with pytest.raises(PrivacyError) as caught:
         cipher.encrypt("13812341234", context=CONTEXT)
+    assert caught.value.code == ErrorCode.KMS_UNAVAILABLE
+    assert "13812341234" not in str(caught.value.to_dict())
+
+
+def test_the_kms_provider_without_a_key_uri_is_not_configured():
+    with pytest.raises(PrivacyError) as caught:
+        KmsKeyProvider("").index_key()
+    assert caught.value.code == ErrorCode.KEY_PROVIDER_NOT_CONFIGURED
+
+
+@pytest.mark.parametrize("setting", [None, "local", " LOCAL "])
+def test_the_local_key_file_is_the_default_provider(tmp_path, monkeypatch, setting):
+    monkeypatch.setenv("LENDCORE_KEY_FILE", str(tmp_path / "keys" / "k.json"))
+    if setting is None:
+        monkeypatch.delenv("LENDCORE_KEY_PROVIDER", raising=False)
+    else:
+        monkeypatch.setenv("LENDCORE_KEY_PROVIDER", setting)
+    assert isinstance(default_key_provider(), LocalKeyFileProvider)
+
+
+def test_kms_is_selected_by_setting_with_its_key_uri(monkeypatch):
+    monkeypatch.setenv("LENDCORE_KEY_PROVIDER", "kms")
+    monkeypatch.setenv("LENDCORE_KMS_KEY_URI", "kms://cn-shanghai/lendcore")
+    provider = default_key_provider()
+    assert isinstance(provider, KmsKeyProvider)
+    assert provider.key_uri == "kms://cn-shanghai/lendcore"
+
+
+def test_an_unknown_key_provider_setting_is_refused_not_defaulted(monkeypatch):
+    monkeypatch.setenv("LENDCORE_KEY_PROVIDER", "vault")
+    with pytest.raises(PrivacyError) as caught:
+        default_key_provider()
     assert caught.value.code == ErrorCode.KEY_PROVIDER_NOT_CONFIGURED

@@ -29,7 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from lendcore.api.errors import error_body
 from lendcore.api.idempotency import run_idempotent
 from lendcore.api.tables import idempotency_keys
-from lendcore.collections.attempts import get_attempt, qa_queue, record_outcome
+from lendcore.collections.attempts import audit_status_of, get_attempt, qa_queue, record_outcome
 from lendcore.collections.context import (
     AttemptRequest,
     CollectionsContext,
@@ -204,7 +204,9 @@ def _denied(decision: Decision) -> dict[str, Any]:
     )
 
 
-def _allowed(body: AttemptBody, decision: Decision, result: DialOutcome) -> dict[str, Any]:
+def _allowed(
+    body: AttemptBody, decision: Decision, result: DialOutcome, audit_status: str
+) -> dict[str, Any]:
     return {
         "attempt_id": str(decision.attempt_id),  # 64-bit: a string survives JavaScript
         "allowed": True,
@@ -224,7 +226,7 @@ def _allowed(body: AttemptBody, decision: Decision, result: DialOutcome) -> dict
         "script": result.script,
         "pack_version": decision.pack_version,
         "audit_seq": decision.audit_seq,
-        "audit_status": "AUDITED",
+        "audit_status": audit_status,
     }
 
 
@@ -243,7 +245,14 @@ def post_contact_attempt(
             400,
         )
     engine: Engine = request.app.state.engine
-    ctx = _context(request)
+    ctx: CollectionsContext | None
+    try:
+        ctx = _context(request)
+    except PrivacyError:
+        # The key provider is unusable (e.g. LENDCORE_KEY_PROVIDER=kms, which has no adapter):
+        # the gate service builds the context again, fails, and denies GATE_ERROR -- audited.
+        log.exception("collections context unavailable: every attempt is denied")
+        ctx = None
     now = _clock(request).now()
     duplicate = _claim(engine, idempotency_key, _digest(body.model_dump(mode="json")), now)
     if duplicate is not None:
@@ -265,7 +274,7 @@ def post_contact_attempt(
         uow.commit()
     if not decision.allowed:
         return _finish(engine, idempotency_key, 403, _denied(decision))
-    assert decision.grant_id is not None
+    assert decision.grant_id is not None and ctx is not None
     try:
         result = dial(engine, decision.grant_id, body.agent_id, now, ctx)
     except PrivacyError:
@@ -283,7 +292,9 @@ def post_contact_attempt(
             {"attempt_id": str(decision.attempt_id), "error": result.error},
         )
         return _finish(engine, idempotency_key, 503, error)
-    return _finish(engine, idempotency_key, 201, _allowed(body, decision, result))
+    with engine.connect() as connection:  # read back from the chain, not assumed
+        audited = audit_status_of(connection, int(decision.attempt_id or 0), decision.audit_seq)
+    return _finish(engine, idempotency_key, 201, _allowed(body, decision, result, audited))
 
 
 @router.post(

@@ -3,8 +3,11 @@
 An edit is validated exactly as a file edit would be at load time (schema, lint, compile) and
 only then written over the file, atomically; the next decision or gate check uses it, with no
 restart. A bad edit is a 422 and changes nothing. Every edit is appended to the audit chain with
-the operator, the note and the old and new version hashes; old decision-policy versions stay in
-the version store, so decisions made under them still replay.
+the operator, the note and the old and new version hashes; every version of either kind stays in
+its version store (``var/policy-versions``, ``var/pack-versions``), so decisions made under an
+old policy still replay and the exact pack an old gate check used can still be read
+(``lendcore collections pack show --version cn@<sha256>``). A pack laxer than its jurisdiction's
+statutory bounds (fixed in code) is refused ``PACK_BEYOND_LEGAL_BOUND``.
 
 Files are the source of truth (one node, or a shared policies directory); the operator is taken
 from the body — like the collections endpoints, there is no authentication yet

@@ -14,6 +14,7 @@ from lendcore.cli import (  # noqa: F401
     demo_cmd,
     hardship_cmd,
     model_cmd,
+    pack_cmd,
     schedule_cmd,
     servicing_cmd,
     sim_cmd,

@@ -8,6 +8,7 @@ deterministic by attempt id.
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import datetime
 from typing import Any
 
@@ -16,7 +17,7 @@ from sqlalchemy import Connection, bindparam, select, update
 from lendcore.collections.audit import AuditEntry, append
 from lendcore.collections.context import CollectionsContext, default_context, from_db, utc
 from lendcore.collections.model import Outcome
-from lendcore.collections.tables import collection_attempts
+from lendcore.collections.tables import audit_chain, collection_attempts
 from lendcore.kernel.errors import ErrorCode, PolicyViolation, ValidationError
 from lendcore.store.db import UnitOfWork
 
@@ -127,11 +128,38 @@ def attempt_view(row: Any) -> dict[str, Any]:
     return data
 
 
+_CHECK_RECORD = select(audit_chain.c.kind, audit_chain.c.payload).where(
+    audit_chain.c.seq == bindparam("seq")
+)
+
+
+def audit_status_of(connection: Connection, attempt_id: int, audit_seq: int | None) -> str:
+    """What the audit chain holds for an attempt, read from the chain, not assumed: AUDITED
+    when record ``audit_seq`` is the allowed ``gate.check`` of this attempt, MISSING when there
+    is no such record, MISMATCH when the record says something else (``lendcore audit verify``
+    tells whether the chain itself is intact)."""
+    if audit_seq is None:
+        return "MISSING"
+    record = connection.execute(_CHECK_RECORD, {"seq": audit_seq}).first()
+    if record is None:
+        return "MISSING"
+    payload = json.loads(record.payload)
+    if (
+        record.kind != "gate.check"
+        or payload.get("attempt_id") != attempt_id
+        or payload.get("allowed") is not True
+    ):
+        return "MISMATCH"
+    return "AUDITED"
+
+
 def get_attempt(connection: Connection, attempt_id: int) -> dict[str, Any]:
     row = connection.execute(_ATTEMPT, {"attempt_id": attempt_id}).first()
     if row is None:
         raise ValidationError(ErrorCode.UNKNOWN_ATTEMPT, f"no contact attempt {attempt_id}")
-    return attempt_view(row)
+    view = attempt_view(row)
+    view["audit_status"] = audit_status_of(connection, attempt_id, row.audit_seq)
+    return view
 
 
 def qa_queue(connection: Connection, limit: int = 50) -> list[dict[str, Any]]:

@@ -27,7 +27,7 @@ from lendcore.collections.model import ContactScope
 from lendcore.collections.tables import collection_contacts
 from lendcore.kernel.errors import ErrorCode, ValidationError
 from lendcore.privacy.crypto import FieldCipher, IndexKind, blind_index
-from lendcore.privacy.keys import KeyProvider, LocalKeyFileProvider
+from lendcore.privacy.keys import KeyProvider, KmsKeyProvider, LocalKeyFileProvider, PrivacyError
 from lendcore.privacy.masking import mask_phone
 
 SELF = "self"  # the contact_id of the borrower's own number
@@ -38,7 +38,31 @@ def key_file() -> Path:
     return Path(os.environ.get("LENDCORE_KEY_FILE") or DEFAULT_KEY_FILE)
 
 
-def default_key_provider() -> LocalKeyFileProvider:
+KEY_PROVIDERS = ("local", "kms")
+
+
+def default_key_provider() -> KeyProvider:
+    """The key provider ``$LENDCORE_KEY_PROVIDER`` selects (default ``local``):
+
+    - ``local``: the local key file (``$LENDCORE_KEY_FILE`` or var/keys/), created 0600 on first
+      use;
+    - ``kms``: :class:`~lendcore.privacy.keys.KmsKeyProvider` for ``$LENDCORE_KMS_KEY_URI`` -- a
+      port with no production adapter shipped, so it fails closed on first use.
+
+    Any other value is refused: a typo must never fall back to a weaker provider silently."""
+    choice = (os.environ.get("LENDCORE_KEY_PROVIDER") or "local").strip().lower()
+    if choice == "kms":
+        return KmsKeyProvider(os.environ.get("LENDCORE_KMS_KEY_URI", "").strip())
+    if choice != "local":
+        raise PrivacyError(
+            ErrorCode.KEY_PROVIDER_NOT_CONFIGURED,
+            f"LENDCORE_KEY_PROVIDER={choice!r} is not one of {', '.join(KEY_PROVIDERS)}",
+            {"provider": choice, "known": list(KEY_PROVIDERS)},
+        )
+    return local_key_provider()
+
+
+def local_key_provider() -> LocalKeyFileProvider:
     """The local key file (``$LENDCORE_KEY_FILE`` or var/keys/), created 0600 on first use."""
     path = key_file()
     if not path.parent.exists():

@@ -218,6 +218,7 @@ def _release(
         grant_id,
         agent_id,
         at,
+        pack=ctx.pack(),
         webhook=ctx.webhook,
         metrics=ctx.metrics,
         audit_into=audit_into,

@@ -9,7 +9,9 @@ Fail-closed: anything unexpected while evaluating (a fact of the wrong type, a b
 missing fact is an error before the gate is even asked, never a pass.
 
 History is one pass over the entries; only entries inside the widest look-back window of the pack
-are converted to the debtor's local date. Entries stamped after the request (clock skew between
+are converted to the debtor's local date. ``facts.same_number`` (contacts with the same phone
+number about other debtors) feeds only the two rules about the number itself: the contact
+interval and the per-number daily dials. Entries stamped after the request (clock skew between
 hosts) are counted in every window that has begun: skew never frees a slot.
 """
 
@@ -163,6 +165,22 @@ def _scan(pack: CompiledPack, facts: GateFacts, today: date) -> _Scan:
             weekly += 1
         if connected and bit & pause_mask and day > pause_after:
             paused = True
+    # The same phone number reached about other debtors (its blind index matched): the 48-hour
+    # interval and the per-number daily dials protect the person, not one debtor's list entry.
+    # Only those two rules read these entries; the debtor's own caps do not.
+    for entry in facts.same_number:
+        outcome, at = entry.outcome, entry.at
+        if outcome is answered or outcome is refused_outcome:
+            connected = True
+        elif outcome is unanswered or outcome is invalid:
+            connected = False
+        else:
+            raise ValueError("number history outcome")
+        bit = kind_bit(entry.party, entry.channel)
+        if contact_id is not None and bit & interval_mask and (last_same is None or at > last_same):
+            last_same = at
+        if not connected and bit & dial_mask and at >= since and at.astimezone(tz).date() >= today:
+            dials += 1
     return _Scan(
         misses,
         reached,

@@ -4,6 +4,13 @@ The gate service issues a grant on the attempt it reserves (:func:`new_grant_id`
 short-lived, bound to the agent it was issued to. :func:`open_grant` consumes it and decrypts the
 number (audited); a request without a valid grant is refused, audited, and raises an alert that
 suspends the agent (:mod:`lendcore.collections.alerts`).
+
+Quiet hours are checked again at use time, in the debtor's zone and under the pack in force now
+(the grant's expiry already stops at the next quiet window; this also covers a pack tightened
+after the reservation). A dial that would land in quiet hours is refused ``QUIET_HOURS`` and
+audited, but raises no alert: like the gate's own quiet-hours denial it is routine, not a
+violation attempt -- the number was never released. Fail-closed: if the check itself fails, the
+grant is refused ``GATE_ERROR``.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, and_, bindparam, func, select, update
 
@@ -24,6 +32,9 @@ from lendcore.collections.alerts import (
 )
 from lendcore.collections.audit import AuditEntry, append
 from lendcore.collections.contacts import SELF, Vault, phone_context
+from lendcore.collections.model import Channel, Party, Reason
+from lendcore.collections.pack import CompiledPack
+from lendcore.collections.quiet import is_quiet
 from lendcore.collections.tables import collection_attempts, collection_contacts
 from lendcore.onboarding.tables import borrowers
 
@@ -58,8 +69,9 @@ class Release:
 
 @dataclass(frozen=True)
 class Refusal:
-    reason: str  # UNKNOWN_GRANT | WRONG_AGENT | GRANT_USED | GRANT_EXPIRED
-    alert_id: int
+    # UNKNOWN_GRANT | WRONG_AGENT | GRANT_USED | GRANT_EXPIRED | QUIET_HOURS | GATE_ERROR
+    reason: str
+    alert_id: int | None  # None: a routine refusal (quiet hours) raises no alert
 
 
 def _utc(value: datetime) -> datetime:
@@ -80,6 +92,7 @@ _GRANT = (
         _at.channel,
         _at.party,
         _at.purpose,
+        _at.debtor_timezone,
         collection_contacts.c.contact_id.label("point_id"),
         collection_contacts.c.phone_token,
         collection_contacts.c.phone_masked,
@@ -116,11 +129,14 @@ def open_grant(
     agent_id: str,
     at: datetime,
     *,
+    pack: CompiledPack,
     webhook: AlertWebhook,
     metrics: Metrics,
     audit_into: list[AuditEntry] | None = None,
 ) -> Release | Refusal:
     """Consume the grant and decrypt its number (audited; attempt -> DIALING), or refuse.
+
+    ``pack``: the compliance pack in force now, for the use-time quiet-hours check.
 
     A refusal is written (audit, alert, suspension) in the caller's transaction and returned
     rather than raised, so the caller commits it: a refused decrypt must leave its trace.
@@ -136,8 +152,14 @@ def open_grant(
         reason = "WRONG_AGENT"
     elif grant.grant_used_at is not None:
         reason = "GRANT_USED"
-    elif at >= _utc(grant.grant_expires_at):
-        reason = "GRANT_EXPIRED"
+    else:
+        # Before the expiry test: a dial at 21:02 on a grant that ended at 21:00 is, first of
+        # all, a call in quiet hours -- and a routine refusal, not a suspension.
+        quiet = _quiet_now(pack, grant, at)
+        if quiet is not None:
+            return _refuse_quietly(connection, grant, grant_id, agent_id, at, quiet, metrics)
+        if at >= _utc(grant.grant_expires_at):
+            reason = "GRANT_EXPIRED"
     if reason is not None or grant is None:
         return _refuse(connection, grant, grant_id, agent_id, at, reason, webhook, metrics)
     borrower_id, attempt_id = int(grant.borrower_id), int(grant.attempt_id)
@@ -187,6 +209,45 @@ def open_grant(
     )
 
 
+def _quiet_now(pack: CompiledPack, grant: Any, at: datetime) -> str | None:
+    """QUIET_HOURS when ``at`` is quiet for this attempt in the debtor's zone, GATE_ERROR when
+    that cannot be told (fail-closed), None when the dial may go ahead."""
+    try:
+        zone = ZoneInfo(grant.debtor_timezone)
+        if is_quiet(pack, zone, at, Party(grant.party), Channel(grant.channel)):
+            return str(Reason.QUIET_HOURS)
+    except Exception:
+        return str(Reason.GATE_ERROR)
+    return None
+
+
+def _detail(grant: Any, grant_id: str, reason: str) -> dict[str, Any]:
+    return {
+        "reason": reason,
+        # Only a prefix: the record must identify the grant without becoming one.
+        "grant": grant_id[:6],
+        "attempt_id": None if grant is None else int(grant.attempt_id),
+        "contact_id": None if grant is None else grant.point_id,
+    }
+
+
+def _refuse_quietly(
+    connection: Connection,
+    grant: Any,
+    grant_id: str,
+    agent_id: str,
+    at: datetime,
+    reason: str,
+    metrics: Metrics,
+) -> Refusal:
+    """Refused at use time by the quiet-hours re-check: audited, counted, no alert. The attempt
+    stays RESERVED and its grant unused, so it frees its slot once expired."""
+    detail = {**_detail(grant, grant_id, reason), "debtor_timezone": grant.debtor_timezone}
+    append(connection, [AuditEntry(at, "contact.decrypt_refused", agent_id, detail)])
+    metrics.decrypts.inc(result="refused")
+    return Refusal(reason, None)
+
+
 def _refuse(
     connection: Connection,
     grant: Any,
@@ -199,13 +260,7 @@ def _refuse(
 ) -> Refusal:
     reason = reason or "UNKNOWN_GRANT"
     borrower_id = None if grant is None else int(grant.borrower_id)
-    detail = {
-        "reason": reason,
-        # Only a prefix: the record must identify the grant without becoming one.
-        "grant": grant_id[:6],
-        "attempt_id": None if grant is None else int(grant.attempt_id),
-        "contact_id": None if grant is None else grant.point_id,
-    }
+    detail = _detail(grant, grant_id, reason)
     append(connection, [AuditEntry(at, "contact.decrypt_refused", agent_id, detail)])
     metrics.decrypts.inc(result="refused")
     ensure_agent(connection, agent_id, at, lock=True)

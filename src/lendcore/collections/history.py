@@ -76,6 +76,7 @@ _CONTACT_COLUMNS = (
     _c.consent_at,
     _c.consent_withdrawn_at,
     _c.phone_masked,
+    _c.phone_index,
 )
 _LOAN_JOIN = loans.outerjoin(borrowers, borrowers.c.borrower_id == loans.c.borrower_id).outerjoin(
     collection_loan_flags,
@@ -114,6 +115,7 @@ class ContactFacts:
     consent_at: datetime | None
     consent_withdrawn_at: datetime | None
     phone_masked: str
+    phone_index: str  # the number's blind index: who else has called this person
 
 
 @dataclass(frozen=True)
@@ -138,6 +140,7 @@ def _contact(row: Any) -> ContactFacts | None:
         consent_at=row.consent_at,
         consent_withdrawn_at=row.consent_withdrawn_at,
         phone_masked=row.phone_masked,
+        phone_index=row.phone_index,
     )
 
 

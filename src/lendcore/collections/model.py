@@ -211,6 +211,10 @@ class GateFacts:
     loan: LoanState
     request: ContactRequest
     history: tuple[HistoryEntry, ...]
+    # Contacts with the requested phone number made about *other* debtors (matched by the
+    # number's blind index): the 48-hour interval and the per-number daily dials are about the
+    # person who answers that phone, whoever's contact list they are on.
+    same_number: tuple[HistoryEntry, ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.debtor_timezone, ZoneInfo):
@@ -223,7 +227,9 @@ class GateFacts:
             raise _invalid("request facts are missing")
         if not isinstance(self.history, tuple):
             raise _invalid("history must be a tuple of HistoryEntry (empty when none)")
-        for entry in self.history:
+        if not isinstance(self.same_number, tuple):
+            raise _invalid("same_number must be a tuple of HistoryEntry (empty when none)")
+        for entry in (*self.history, *self.same_number):
             if not isinstance(entry, HistoryEntry):
                 raise _invalid(f"history holds a {type(entry).__name__}, not a HistoryEntry")
 

@@ -1,8 +1,10 @@
 """Compliance rule packs: the schema every ``policies/compliance/*.yaml`` file must satisfy.
 
 A pack is data the lender's legal staff own. Each rule names its legal source and the date it took
-effect; where the pack is stricter than the law it also records the legal bound, and the schema
-refuses a pack that is laxer than its own stated bound. Sections that are *limits* (interval,
+effect. The statutory bounds are not in the pack: they are fixed per jurisdiction in
+:mod:`lendcore.collections.legal_bounds`, and the loader refuses a pack laxer than them whatever
+the file says (a bound written in the editable file could be deleted with the threshold). The
+schema here checks the shape. Sections that are *limits* (interval,
 caps, the US weekly cap ...) are optional: a pack applies a limit by having its section. Sections
 whose absence would silently open a door (quiet hours, overdue, contacts, consent, refusal,
 hardship, trigger reason) are required.
@@ -53,17 +55,6 @@ class _Rule(_Strict):
     notes: str = ""
 
 
-class Window(_Strict):
-    start: Clock
-    end: Clock
-
-    @model_validator(mode="after")
-    def _not_empty(self) -> Window:
-        if self.start == self.end:
-            raise ValueError("start and end must differ")
-        return self
-
-
 def window_minutes(start: time, end: time) -> frozenset[int]:
     """Minutes of the day in [start, end), wrapping past midnight when end <= start."""
     first, last = start.hour * 60 + start.minute, end.hour * 60 + end.minute
@@ -77,21 +68,12 @@ class QuietHours(_Rule):
 
     start: Clock
     end: Clock
-    legal_bound: Window | None = None  # the law's own window, when the pack is stricter
     channels: Channels = (Channel.CALL, Channel.SMS)
 
     @model_validator(mode="after")
-    def _within_law(self) -> QuietHours:
+    def _not_empty(self) -> QuietHours:
         if self.start == self.end:
             raise ValueError("quiet hours: start and end must differ")
-        if self.legal_bound is not None:
-            ours = window_minutes(self.start, self.end)
-            law = window_minutes(self.legal_bound.start, self.legal_bound.end)
-            if not law <= ours:
-                raise ValueError(
-                    "quiet hours are laxer than the legal bound: they must cover "
-                    f"{self.legal_bound.start:%H:%M}-{self.legal_bound.end:%H:%M}"
-                )
         return self
 
 
@@ -134,45 +116,22 @@ class ContactInterval(_Rule):
     """The same third party at most once per ``hours`` (CONTACT_INTERVAL)."""
 
     hours: int = Field(ge=1, le=24 * 366)
-    legal_min_hours: int | None = Field(default=None, ge=1)
     channels: Channels = (Channel.CALL, Channel.SMS)
-
-    @model_validator(mode="after")
-    def _within_law(self) -> ContactInterval:
-        if self.legal_min_hours is not None and self.hours < self.legal_min_hours:
-            raise ValueError(
-                f"hours {self.hours} is below the legal minimum {self.legal_min_hours}"
-            )
-        return self
 
 
 class Cap(_Rule):
     """At most ``max`` counted contacts (channels x parties) in the rule's window."""
 
     max: Count
-    legal_max: Count | None = None
     channels: Channels = (Channel.CALL,)
     parties: Parties = (Party.BORROWER, Party.CONTACT)
-
-    @model_validator(mode="after")
-    def _within_law(self) -> Cap:
-        if self.legal_max is not None and self.max > self.legal_max:
-            raise ValueError(f"max {self.max} is above the legal maximum {self.legal_max}")
-        return self
 
 
 class ContactLifetimeCap(_Rule):
     """At most ``max`` contacts with the same third party, ever (CONTACT_LIFETIME_CAP)."""
 
     max: Count
-    legal_max: Count | None = None
     channels: Channels = (Channel.CALL,)
-
-    @model_validator(mode="after")
-    def _within_law(self) -> ContactLifetimeCap:
-        if self.legal_max is not None and self.max > self.legal_max:
-            raise ValueError(f"max {self.max} is above the legal maximum {self.legal_max}")
-        return self
 
 
 class WeeklyCap(Cap):
@@ -185,15 +144,8 @@ class PostConversationPause(_Rule):
     """No call for ``days`` days counting the conversation's day as day 1."""
 
     days: int = Field(ge=1, le=366)
-    legal_min_days: int | None = Field(default=None, ge=1)
     channels: Channels = (Channel.CALL,)
     parties: Parties = (Party.BORROWER,)
-
-    @model_validator(mode="after")
-    def _within_law(self) -> PostConversationPause:
-        if self.legal_min_days is not None and self.days < self.legal_min_days:
-            raise ValueError(f"days {self.days} is below the legal minimum {self.legal_min_days}")
-        return self
 
 
 class Rules(_Strict):

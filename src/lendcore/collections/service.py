@@ -6,12 +6,16 @@ transaction it
 1. locks the agent row (creating the agent on first use) -- a suspended agent is denied;
 2. reads the loan (DPD, state), the debtor's time zone, the loan's flags (hardship plan,
    investigation authorisation) and the contact point (consent scope and time);
-3. locks the debtor's row ``FOR UPDATE`` (PostgreSQL; SQLite's ``BEGIN IMMEDIATE`` already
-   serialises writers), *then* reads the contact history, so two agents calling the same person
-   at once are judged one after the other and the second sees the first's reservation;
+3. locks the debtor's row and then the contact number's row ``FOR UPDATE`` (PostgreSQL;
+   SQLite's ``BEGIN IMMEDIATE`` already serialises writers), *then* reads the debtor's contact
+   history and the number's contacts about other debtors (:mod:`~lendcore.collections.numbers`),
+   so two agents calling the same person at once -- about one debtor or two -- are judged one
+   after the other and the second sees the first's reservation;
 4. evaluates the pure gate (:func:`lendcore.collections.gate.evaluate`) plus the service rules
    (suspension, per-agent daily cap, consent in force, known contact);
-5. when allowed, inserts the attempt (RESERVED) and a single-use grant;
+5. when allowed, inserts the attempt (RESERVED) and a single-use grant, valid for the context's
+   time-to-live but never past the start of the next quiet window in the debtor's zone
+   (:func:`lendcore.collections.quiet.grant_expiry`);
 6. appends a ``gate.check`` audit record with every reason and the pack version, pass or fail;
    a violation attempt also raises an alert and suspends the agent.
 
@@ -34,6 +38,7 @@ import logging
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, insert
 
@@ -63,10 +68,13 @@ from lendcore.collections.history import (
     load_history_many,
     lock_debtor,
 )
-from lendcore.collections.model import Channel, Party, Reason
+from lendcore.collections.model import Channel, HistoryEntry, Party, Reason
+from lendcore.collections.numbers import elsewhere, load_number_history, lock_number
 from lendcore.collections.pack import CompiledPack
+from lendcore.collections.quiet import grant_expiry
 from lendcore.collections.tables import collection_attempts
 from lendcore.collections.verdict import Verdict, decide, point_of
+from lendcore.kernel.errors import LendcoreError
 from lendcore.store.db import UnitOfWork
 
 log = logging.getLogger("lendcore.collections")
@@ -91,13 +99,22 @@ def _judge(
     debtor = load_facts(connection, request.loan_id, point_of(request))
     if debtor is not None and lock:
         # The loan row was read unlocked: DPD and state only change in end-of-day, and a check
-        # racing it sees the day's values either way. What must not race is the history.
+        # racing it sees the day's values either way. What must not race is the history: the
+        # debtor's, then the number's (another debtor's agent may be calling the same person).
         lock_debtor(connection, debtor.borrower_id, request.at)
+        if debtor.contact is not None:
+            lock_number(connection, debtor.contact.phone_index, request.at)
 
     def history(facts: DebtorFacts) -> History:
         return load_history(connection, facts.borrower_id, request.at, pack)
 
-    return decide(request, pack, status, cap_reached, debtor, history)
+    def same_number(facts: DebtorFacts) -> tuple[HistoryEntry, ...]:
+        assert facts.contact is not None
+        index = facts.contact.phone_index
+        loaded = load_number_history(connection, (index,), request.at, pack)
+        return elsewhere(loaded[index], facts.borrower_id, facts.contact.contact_id)
+
+    return decide(request, pack, status, cap_reached, debtor, history, same_number)
 
 
 def _decision(verdict: Verdict, version: str) -> Decision:
@@ -142,6 +159,16 @@ def precheck_many(
             for moment, ids in moments.items()
             for borrower_id, loaded in load_history_many(connection, ids, moment, pack).items()
         }
+        numbers: dict[datetime, set[str]] = {}
+        for r in aware:
+            point = facts[r.loan_id, point_of(r)]
+            if point is not None and point.contact is not None:
+                numbers.setdefault(r.at, set()).add(point.contact.phone_index)
+        by_number = {
+            (index, moment): loaded
+            for moment, indexes in numbers.items()
+            for index, loaded in load_number_history(connection, indexes, moment, pack).items()
+        }
         agents: dict[tuple[str, date, Party, Channel], tuple[str, bool]] = {}
         for r in aware:
             key = (r.agent_id, agent_day(r.at, ctx), r.party, r.channel)
@@ -163,6 +190,13 @@ def precheck_many(
             def history(debtor: DebtorFacts, moment: datetime = moment) -> History:
                 return histories[debtor.borrower_id, moment]
 
+            def same_number(
+                debtor: DebtorFacts, moment: datetime = moment
+            ) -> tuple[HistoryEntry, ...]:
+                assert debtor.contact is not None
+                loaded = by_number[debtor.contact.phone_index, moment]
+                return elsewhere(loaded, debtor.borrower_id, debtor.contact.contact_id)
+
             verdict = decide(
                 request,
                 pack,
@@ -170,6 +204,7 @@ def precheck_many(
                 cap_reached,
                 facts[request.loan_id, point_of(request)],
                 history,
+                same_number,
             )
         except Exception:
             log.exception("gate pre-check failed: denied (fail-closed)")
@@ -186,6 +221,7 @@ def _check_entry(
     verdict: Verdict | None,
     attempt_id: int | None,
     error: str | None = None,
+    error_code: str | None = None,
 ) -> AuditEntry:
     debtor = verdict.debtor if verdict else None
     payload: dict[str, Any] = {
@@ -210,6 +246,8 @@ def _check_entry(
     }
     if error:
         payload["error"] = error
+    if error_code:
+        payload["error_code"] = error_code
     at = request.at
     if not isinstance(at, datetime) or at.utcoffset() is None:
         at = datetime.now(UTC)  # a malformed request is still audited, at the wall clock
@@ -255,7 +293,9 @@ def check_and_reserve(
         reasons = (str(Reason.GATE_ERROR),)
         seq = None
         try:
-            entry = _check_entry(request, reasons, version, None, None, type(exc).__name__)
+            # A domain error (e.g. KMS_UNAVAILABLE) also records its code.
+            code = str(exc.code) if isinstance(exc, LendcoreError) else None
+            entry = _check_entry(request, reasons, version, None, None, type(exc).__name__, code)
             seq = append(connection, [entry])[0]
         except Exception:
             log.critical("a fail-closed denial could not be audited", exc_info=True)
@@ -276,7 +316,10 @@ def _reserve(
     seq = append(connection, [_check_entry(request, reasons, pack.version, verdict, attempt_id)])[0]
     if allowed:
         assert debtor is not None and attempt_id is not None and verdict.zone is not None
-        expires = request.at + ctx.grant_ttl
+        # Never valid into quiet hours: reserved at 20:58, a 5-minute grant ends at 21:00.
+        expires = grant_expiry(
+            pack, ZoneInfo(verdict.zone), request.at, ctx.grant_ttl, request.party, request.channel
+        )
         grant_id = new_grant_id()
         connection.execute(
             _INSERT_ATTEMPT,
@@ -301,6 +344,7 @@ def _reserve(
                 "grant_id": grant_id,
                 "grant_expires_at": utc(expires),
                 "masked_number": verdict.contact_masked,
+                "phone_index": None if debtor.contact is None else debtor.contact.phone_index,
                 "audit_seq": seq,
             },
         )

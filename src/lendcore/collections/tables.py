@@ -47,6 +47,16 @@ collection_debtors = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
 
+# One row per phone number (its blind index), locked FOR UPDATE on PostgreSQL after the debtor's
+# row: two debtors listing the same person are judged one after the other on that number's
+# interval and daily dials. Keyed by the number, not a borrower: under Citus a reference table.
+collection_numbers = Table(
+    "collection_numbers",
+    metadata,
+    Column("phone_index", String(64), primary_key=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
 # Facts about a loan that collections owns: a performing hardship plan (default: none) and a
 # recorded fraud-investigation authorisation.
 collection_loan_flags = Table(
@@ -114,6 +124,9 @@ collection_attempts = Table(
     Column("call_ref", String(64)),
     Column("virtual_number", String(24)),
     Column("masked_number", String(24)),
+    # The dialled number's blind index (from the contact point at reservation): rules about the
+    # person behind a number (48-hour interval, daily dials) count across debtors by it.
+    Column("phone_index", String(64)),
     Column("recording_ref", String(120)),
     Column("notes", String(500)),
     Column("audit_seq", BigInteger),  # the gate check's audit record: the log's audit status
@@ -129,6 +142,7 @@ collection_attempts = Table(
     Index("ix_collection_attempts_grant_id", "grant_id", unique=True),
     Index("ix_collection_attempts_agent_day", "agent_id", "agent_day"),
     Index("ix_collection_attempts_qa", "qa_status", "completed_at"),
+    Index("ix_collection_attempts_phone_index", "phone_index", "requested_at"),
 )
 
 # Blocked violation attempts: the record behind the metric and the webhook.

@@ -46,15 +46,18 @@ def evaluate_both_ways(
     request: ContactRequest,
     known: list[HistoryEntry],
     pending: list[Pending],
+    same_number: tuple[HistoryEntry, ...] = (),
 ) -> tuple[str, ...]:
     """The gate's reasons; attempts whose outcome is unknown are assumed answered, then
-    unanswered, and the request passes only if it passes both ways."""
+    unanswered, and the request passes only if it passes both ways. ``same_number``: contacts
+    with the same phone about other debtors (their unknown outcomes already taken as the worst
+    case, :mod:`lendcore.collections.numbers`)."""
     if not pending:
-        return evaluate(pack, GateFacts(zone, loan, request, tuple(known))).reasons
+        return evaluate(pack, GateFacts(zone, loan, request, tuple(known), same_number)).reasons
     reasons: list[str] = []
     for outcome in (Outcome.ANSWERED, Outcome.UNANSWERED):
         assumed = [HistoryEntry(p.at, p.party, p.channel, outcome, p.contact_id) for p in pending]
-        result = evaluate(pack, GateFacts(zone, loan, request, (*known, *assumed)))
+        result = evaluate(pack, GateFacts(zone, loan, request, (*known, *assumed), same_number))
         reasons += [r for r in result.reasons if r not in reasons]
     return tuple(reasons)
 
@@ -80,8 +83,11 @@ def decide(
     cap_reached: bool,
     debtor: DebtorFacts | None,
     history: Callable[[DebtorFacts], History],
+    same_number: Callable[[DebtorFacts], tuple[HistoryEntry, ...]],
 ) -> Verdict:
-    """The verdict on facts already read; ``history`` is asked only when the gate needs it."""
+    """The verdict on facts already read; ``history`` (the debtor's contacts) and
+    ``same_number`` (the requested number's contacts about other debtors) are asked only when
+    the gate needs them."""
     pre: list[str] = []
     if status != "ACTIVE":
         pre.append(ServiceReason.AGENT_SUSPENDED)
@@ -130,7 +136,8 @@ def decide(
         contact_scope=scope if to_contact else None,
     )
     known, pending = history(debtor)
-    reasons = evaluate_both_ways(pack, zone, loan_state, gate_request, known, pending)
+    others = same_number(debtor) if point is not None else ()
+    reasons = evaluate_both_ways(pack, zone, loan_state, gate_request, known, pending, others)
     if request.purpose is Purpose.REMINDER:
         reasons = tuple(r for r in reasons if r not in _WAIVED_FOR_REMINDER)
     verdict.reasons += reasons
@@ -144,6 +151,7 @@ def decide(
         "debtor_timezone": debtor.timezone,
         "history": len(known),
         "pending": len(pending),
+        "same_number_elsewhere": len(others),
         "contact_scope": str(scope) if to_contact and point is not None else None,
     }
     return verdict

@@ -41,6 +41,7 @@ from lendcore.decisioning.rules import (
 )
 from lendcore.kernel.errors import ErrorCode, LendcoreError, ValidationError
 from lendcore.products.loader import policies_dir
+from lendcore.store.versions import VersionStore
 
 RACY_NS = 2_000_000_000
 DEFAULT_VERSIONS_DIR = Path("var/policy-versions")
@@ -296,14 +297,8 @@ class PolicyStore:
         return version
 
     def _store(self, digest: str, raw: bytes) -> None:
-        target = self.versions / f"{digest}.json"
-        if target.exists():
-            return
         try:
-            self.versions.mkdir(parents=True, exist_ok=True)
-            temporary = target.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
-            temporary.write_bytes(raw)
-            os.replace(temporary, target)
+            VersionStore(self.versions, ".json").keep(digest, raw)
         except OSError as exc:
             # A decision whose policy cannot be kept cannot be replayed: refuse to make it.
             raise LendcoreError(

@@ -222,33 +222,45 @@ class LocalKeyFileProvider(_RingProvider):
 class KmsKeyProvider:
     """Port stub -- the production integration point for a KMS or HSM, not an implementation.
 
+    No adapter to any KMS is shipped. Selected with ``LENDCORE_KEY_PROVIDER=kms`` (and the key's
+    URI in ``LENDCORE_KMS_KEY_URI``), every call fails closed: ``KEY_PROVIDER_NOT_CONFIGURED``
+    without a key URI, ``KMS_UNAVAILABLE`` with one (nothing here can reach it). Nothing is ever
+    encrypted or decrypted, so no plaintext is released; callers deny and audit.
+
     The intended shape: the KMS holds a master key that never leaves it; at start-up the provider
     asks it to decrypt a locally stored, KMS-wrapped KEK ring and index key, then wraps and unwraps
     per-field data keys in memory. One KMS round trip per field would be far too slow for batch
-    work, and a ring lets KEKs rotate without the KMS. Until that exists every call fails closed.
+    work, and a ring lets KEKs rotate without the KMS.
     """
 
     def __init__(self, key_uri: str = "") -> None:
         self.key_uri = key_uri
 
     def current_key_id(self) -> str:
-        raise self._not_configured()
+        raise self._unavailable()
 
     def wrap(self, key_id: str, data_key: bytes) -> bytes:
-        raise self._not_configured()
+        raise self._unavailable()
 
     def unwrap(self, key_id: str, wrapped: bytes) -> bytes:
-        raise self._not_configured()
+        raise self._unavailable()
 
     def index_key(self) -> bytes:
-        raise self._not_configured()
+        raise self._unavailable()
 
-    def _not_configured(self) -> PrivacyError:
+    def _unavailable(self) -> PrivacyError:
+        if not self.key_uri:
+            return PrivacyError(
+                ErrorCode.KEY_PROVIDER_NOT_CONFIGURED,
+                "KMS key provider selected without a key: set LENDCORE_KMS_KEY_URI "
+                "/ 已选择KMS但未配置密钥",
+                {"provider": "kms"},
+            )
         return PrivacyError(
-            ErrorCode.KEY_PROVIDER_NOT_CONFIGURED,
-            "KMS key provider is not configured: no KMS/HSM integration is built yet; "
-            "use a local key file",
-            {"key_uri": self.key_uri},
+            ErrorCode.KMS_UNAVAILABLE,
+            f"cannot reach the KMS for {self.key_uri}: no KMS/HSM adapter is shipped (a port "
+            "only); use LENDCORE_KEY_PROVIDER=local / 无法连接KMS（未提供适配器）",
+            {"provider": "kms", "key_uri": self.key_uri},
         )
 
 
