@@ -21,6 +21,7 @@ from lendcore.funding.service import disburse
 from lendcore.kernel.clock import FixedClock
 from lendcore.kernel.errors import ErrorCode, LendcoreError
 from lendcore.kernel.ids import PARTITIONS
+from lendcore.kernel.money import parse_major
 from lendcore.servicing.repository import load_instalments
 from lendcore.servicing.service import open_loan, repay, sign_contract
 from lendcore.servicing.tables import loans
@@ -290,3 +291,33 @@ def test_the_cli_shows_the_line_as_json_and_exits_2_without_one(
         monkeypatch, capsys, "credit-line", "show", "--borrower", "424242", "--database-url", db_url
     )
     assert code == 2 and "UNKNOWN_CREDIT_LINE" in err
+
+
+def test_the_simulators_on_time_borrowers_step_up_and_the_report_counts_them(engine):
+    from lendcore.decisioning.credit_line_tables import credit_line_events, credit_lines
+    from lendcore.sim.simulator import SimulationConfig, simulate
+
+    config = SimulationConfig(
+        borrowers=300,
+        days=120,
+        seed=5,
+        collection_agents=0,
+        hardship=False,
+        reborrow_share=1.0,  # every on-time small borrower comes back: lines have time to grow
+        product_weights={"small_short_term": 1.0},
+    )
+    summary = simulate(engine, config).underwriting.to_dict()["credit_lines"]
+    with engine.connect() as connection:
+        stepped = connection.execute(
+            select(credit_lines.c.borrower_id).where(credit_lines.c.step_ups > 0)
+        ).all()
+        history = connection.execute(
+            select(credit_line_events.c.borrower_id).where(
+                credit_line_events.c.kind == "STEPPED_UP"
+            )
+        ).all()
+    assert summary["stepped_up"] == len(stepped) > 0
+    assert parse_major(summary["average_limit_after"]) > parse_major(
+        summary["average_limit_before"]
+    )
+    assert len(history) == len(_stepped_events(engine)) >= len(stepped)
