@@ -42,6 +42,7 @@ from lendcore.servicing.model import (
     allocate,
     bucket_for,
     parse_waterfall,
+    settled_on_time,
     transition,
 )
 from lendcore.servicing.repository import load_instalments, load_loan_for_update, oldest_unpaid
@@ -243,7 +244,7 @@ def repay(
 
     for seq, changed in changes.items():
         by_seq[seq].update(changed)
-    on_time = _settled_on_time(rows, changes, {d.seq for d in open_dues}, business_date)
+    on_time = settled_on_time(rows, set(changes), {d.seq for d in open_dues}, business_date)
     if allocation.prepaid_principal:
         assert current_seq is not None
         _reamortize(loan, rows, current_seq, allocation.prepaid_principal)
@@ -324,24 +325,6 @@ def repay(
             now=now,
         )
     return RepaymentResult(loan_id, amount, state, document)
-
-
-def _settled_on_time(
-    rows: list[dict[str, Any]], changes: dict[int, Any], was_open: set[int], business_date: date
-) -> int:
-    """Instalments this repayment paid to the last fen, on or before their due date. Only
-    instalments the payment itself touched count: a prepayment that re-amortizes later
-    instalments away pays them nothing, so it is one on-time repayment, not a dozen."""
-    return sum(
-        1
-        for r in rows
-        if r["seq"] in changes
-        and r["seq"] in was_open
-        and r["due_date"] >= business_date
-        and r["principal_paid"] == r["principal_due"]
-        and r["interest_paid"] == r["interest_due"]
-        and r["fee_paid"] == r["fee_due"]
-    )
 
 
 # Charges paid per instalment: (component, its receivable account, its income account).
