@@ -9,7 +9,16 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from lendcore import __version__
-from lendcore.api import collections, decisions, errors, metrics, negotiation, rules, servicing
+from lendcore.api import (
+    collections,
+    credit_lines,
+    decisions,
+    errors,
+    metrics,
+    negotiation,
+    rules,
+    servicing,
+)
 from lendcore.store.db import make_engine
 from lendcore.store.migrate import upgrade
 
@@ -41,6 +50,7 @@ def create_app(engine: Engine | None = None, migrate: bool = True) -> FastAPI:
     app.include_router(negotiation.router)
     app.include_router(rules.router)
     app.include_router(metrics.router)
+    app.include_router(credit_lines.router)
 
     @app.get("/api/health", tags=["ops"])
     def health() -> dict[str, str]:

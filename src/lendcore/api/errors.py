@@ -22,12 +22,14 @@ _NOT_FOUND = {
     ErrorCode.UNKNOWN_PRODUCT,
     ErrorCode.CASE_NOT_FOUND,
     ErrorCode.UNKNOWN_APPLICATION,
+    ErrorCode.UNKNOWN_CREDIT_LINE,
 }
 _CONFLICT = {
     ErrorCode.ILLEGAL_TRANSITION,
     ErrorCode.LOAN_NOT_LIVE,
     ErrorCode.ALREADY_DISBURSED,
     ErrorCode.CASE_STATE_CONFLICT,
+    ErrorCode.DECISION_NOT_APPROVED,
 }
 
 

@@ -12,7 +12,9 @@ Steps, in order (D = the business date being closed):
                penalty memo) in one journal entry per loan, add them to the due amounts,
                start the loan's next period;
 3. month end — (last day of a month) recognise the remaining penalty memo in the ledger;
-4. events    — DUE_SOON, BECAME_OVERDUE, BUCKET_CHANGED into the outbox;
+4. events    — DUE_SOON, BECAME_OVERDUE, BUCKET_CHANGED into the outbox; then the credit lines
+               consume the chunk's BECAME_OVERDUE events (``decisioning.credit_lines``: a late
+               instalment resets the on-time count), two set-based statements;
 5. close     — current-period interest accrual (memo), days past due from the oldest unpaid
                instalment, bucket, ACTIVE <-> OVERDUE, last_closed_business_date = D;
 6. snapshot  — (month end) each loan's bucket, for roll rates.
@@ -27,6 +29,7 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
+from lendcore.decisioning.credit_lines import consume_overdue_events
 from lendcore.ledger.accounts import Account
 from lendcore.servicing.model import DEFAULT_BUCKETS, OVERFLOW_BUCKET
 
@@ -283,6 +286,7 @@ def close_chunk_day(
     run.append(statements.events)
     for sql in run:
         connection.execute(text(sql), params)
+    consume_overdue_events(connection, day, partitions, now)
     closed = connection.execute(text(statements.close), params).rowcount
     if month_end:
         connection.execute(text(statements.snapshot), params)

@@ -12,7 +12,7 @@ outbox = Table(
     Column("event_id", Integer, primary_key=True, autoincrement=True),
     Column("borrower_id", BigInteger, nullable=False),
     Column("loan_id", BigInteger, nullable=False),
-    Column("kind", String(20), nullable=False),  # DUE_SOON | BECAME_OVERDUE | BUCKET_CHANGED ...
+    Column("kind", String(32), nullable=False),  # DUE_SOON | BECAME_OVERDUE | BUCKET_CHANGED ...
     Column("business_date", Date, nullable=False),
     Column("days_past_due", Integer, nullable=False, server_default="0"),
     Column("bucket_from", String(4)),
@@ -20,6 +20,7 @@ outbox = Table(
     Column("amount", BigInteger, nullable=False, server_default="0"),
     Column("published_at", DateTime(timezone=True)),
     Index("ix_outbox_unpublished", "published_at", "event_id"),
+    Index("ix_outbox_business_date_kind", "business_date", "kind"),  # one day's events
 )
 
 eod_runs = Table(

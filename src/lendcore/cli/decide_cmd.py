@@ -26,6 +26,7 @@ from lendcore.decisioning.fraud import (
     keyed_hasher,
     sha256_hasher,
 )
+from lendcore.decisioning.ip_list import default_ip_reputation
 from lendcore.decisioning.policy import PolicyEngine, PolicyStore
 from lendcore.decisioning.scoring import ModelRegistry
 from lendcore.decisioning.service import DecisionService, Facts, production_hasher
@@ -147,6 +148,7 @@ def decide_cmd(
         load_products(),
         ModelRegistry(models),
         _hasher(key_file, store),
+        ip_reputation=default_ip_reputation(),  # $LENDCORE_IP_LIST, else the sandbox
         clock=FixedClock(moment),
     )
     if store:

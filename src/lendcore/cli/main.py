@@ -9,6 +9,7 @@ from typer.exceptions import Abort, Exit, TyperException
 from lendcore.cli import (  # noqa: F401
     audit_cmd,
     collections_cmd,
+    credit_line_cmd,
     decide_cmd,
     decision_cmd,
     demo_cmd,

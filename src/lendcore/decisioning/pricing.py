@@ -263,3 +263,31 @@ def step_up_limit(
         grown = (Decimal(limit) * rule.factor / LIMIT_ROUNDING).to_integral_value(ROUND_FLOOR)
         limit = min(tier_max, max(limit, int(grown) * LIMIT_ROUNDING))
     return max(current_limit, limit)
+
+
+@dataclass(frozen=True, slots=True)
+class LineProgress:
+    """A credit line after some on-time repayments were counted (see :func:`count_on_time`)."""
+
+    limit: int
+    on_time: int  # on-time repayments counted toward the next step
+    stepped_up: bool
+
+
+def count_on_time(
+    limit: int, on_time: int, new_on_time: int, rule: StepUpRule, *, tier_max: int
+) -> LineProgress:
+    """Count ``new_on_time`` more on-time repayments on a line that had ``on_time`` toward its
+    next step. Each time the count reaches ``rule.after`` the limit steps up once
+    (:func:`step_up_limit`) and the count starts again from the remainder, so a step-up always
+    rests on ``after`` repayments nobody counted before. At the tier maximum the count still
+    turns over but the limit stays. A late instalment resets ``on_time`` to 0 before this runs
+    (the caller's rule, docs/concepts/decisioning.md), which is why no late count is passed."""
+    if new_on_time < 0 or on_time < 0:
+        raise ValidationError(ErrorCode.INVALID_ARGUMENT, "on-time counts must be non-negative")
+    total = on_time + new_on_time
+    steps = total // rule.after
+    if steps == 0:
+        return LineProgress(limit, total, False)
+    stepped = step_up_limit(limit, steps * rule.after, rule, tier_max=tier_max)
+    return LineProgress(stepped, total - steps * rule.after, stepped > limit)

@@ -424,9 +424,16 @@ def production_hasher() -> HashIdentifier:
 
 
 def default_service(hasher: HashIdentifier | None = None) -> DecisionService:
-    """The shipped policies, products and models, the production hasher (unless given), the wall
-    clock."""
+    """The shipped policies, products and models, the production hasher (unless given), the IP
+    list named by ``LENDCORE_IP_LIST`` (else the sandbox), the wall clock."""
+    from lendcore.decisioning.ip_list import default_ip_reputation
     from lendcore.decisioning.policy import PolicyStore
     from lendcore.products.loader import load_products
 
-    return DecisionService(PolicyEngine(PolicyStore()), load_products(), ModelRegistry(), hasher)
+    return DecisionService(
+        PolicyEngine(PolicyStore()),
+        load_products(),
+        ModelRegistry(),
+        hasher,
+        ip_reputation=default_ip_reputation(),
+    )

@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
+from typing import Any
 
 from lendcore.kernel.errors import ErrorCode, PolicyViolation, ValidationError
 
@@ -201,3 +202,23 @@ def allocate(
         result.prepaid_principal = take(future_principal)
     result.overpayment = left
     return result
+
+
+def settled_on_time(
+    rows: list[dict[str, Any]], paid: set[int], was_open: set[int], business_date: date
+) -> int:
+    """Instalments a repayment paid to the last fen, on or before their due date (``rows``: the
+    instalments after the payment; ``paid``: the seqs it put money on; ``was_open``: the seqs that
+    owed something before it). Only instalments the payment itself touched count: a prepayment
+    that re-amortizes later instalments away pays them nothing, so it is one on-time repayment,
+    not a dozen. Credit lines count these (decisioning.credit_lines)."""
+    return sum(
+        1
+        for r in rows
+        if r["seq"] in paid
+        and r["seq"] in was_open
+        and r["due_date"] >= business_date
+        and r["principal_paid"] == r["principal_due"]
+        and r["interest_paid"] == r["interest_due"]
+        and r["fee_paid"] == r["fee_due"]
+    )

@@ -2,6 +2,10 @@
 
 Each takes a unit of work, locks the loan row, calls the pure model, writes balances, the
 journal entry and events, and leaves the commit to the caller's unit of work.
+
+Credit lines are decisioning's (``decisioning.credit_lines``): a loan opened from a decision
+opens or rebases the borrower's line, and a repayment reports how many instalments it settled
+on time; both through that module's service functions, in this unit of work.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 
 from lendcore.batch.tables import outbox
+from lendcore.decisioning import credit_lines
 from lendcore.kernel.errors import ErrorCode, PolicyViolation, ValidationError
 from lendcore.kernel.ids import partition_of
 from lendcore.kernel.money import Rounding
@@ -37,6 +42,7 @@ from lendcore.servicing.model import (
     allocate,
     bucket_for,
     parse_waterfall,
+    settled_on_time,
     transition,
 )
 from lendcore.servicing.repository import load_instalments, load_loan_for_update, oldest_unpaid
@@ -67,10 +73,13 @@ def open_loan(
     method: Method | None = None,
     rate: Decimal | None = None,
     cap: RateCap | None = None,
+    decision_id: int | None = None,
 ) -> Offer:
     """Create an APPROVED loan and its schedule from a product offer (refused above the cap).
     The penalty rate is limited to the cap: a penalty at or below the cap can never lift the
-    loan's all-in IRR above it (docs/concepts/servicing.md proves why)."""
+    loan's all-in IRR above it (docs/concepts/servicing.md proves why). With ``decision_id``
+    (the approved decision the loan comes from) the borrower's credit line is opened or rebased
+    from that decision's offer, and a principal above the line is refused."""
     cap = product_cap(product.product, cap or RateCap())
     offer = quote(product.product, principal, term, start, method=method, rate=rate, cap=cap)
     schedule, terms = offer.schedule, offer.schedule.terms
@@ -128,6 +137,17 @@ def open_loan(
             for i in schedule.installments
         ],
     )
+    if decision_id is not None:
+        credit_lines.open_from_decision(
+            uow.connection,
+            borrower_id=borrower_id,
+            decision_id=decision_id,
+            loan_id=loan_id,
+            product_code=product.product.code,
+            principal=principal,
+            business_date=start,
+            now=now,
+        )
     return offer
 
 
@@ -224,6 +244,7 @@ def repay(
 
     for seq, changed in changes.items():
         by_seq[seq].update(changed)
+    on_time = settled_on_time(rows, set(changes), {d.seq for d in open_dues}, business_date)
     if allocation.prepaid_principal:
         assert current_seq is not None
         _reamortize(loan, rows, current_seq, allocation.prepaid_principal)
@@ -294,6 +315,15 @@ def repay(
             for kind, value in events
         ],
     )
+    if on_time:
+        credit_lines.record_on_time(
+            uow.connection,
+            borrower_id=loan.borrower_id,
+            loan_id=loan_id,
+            count=on_time,
+            business_date=business_date,
+            now=now,
+        )
     return RepaymentResult(loan_id, amount, state, document)
 
 

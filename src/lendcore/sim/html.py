@@ -217,6 +217,22 @@ def underwriting_rows(underwriting: dict[str, Any]) -> list[tuple[str, str]]:
         ("拒绝 Rejected", str(outcomes.get("REJECT", 0))),
         ("放款 Became loans", f"{underwriting['funded']} ({percent(underwriting['funded_rate'])})"),
         ("等级 Tiers", tiers),
+        *_credit_line_rows(underwriting.get("credit_lines")),
+    ]
+
+
+def _credit_line_rows(lines: dict[str, Any] | None) -> list[tuple[str, str]]:
+    if not lines:
+        return []
+    return [
+        (
+            "提额 Credit lines stepped up (on-time repayments)",
+            f"{lines['stepped_up']} / {lines['lines']}",
+        ),
+        (
+            "提额前后平均额度 Their average limit before → after",
+            f"{lines['average_limit_before']} → {lines['average_limit_after']}",
+        ),
     ]
 
 

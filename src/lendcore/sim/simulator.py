@@ -35,6 +35,7 @@ from sqlalchemy import Engine, func, insert, select
 
 from lendcore.batch.runner import run_eod
 from lendcore.collections.contacts import ContactPoint, Vault, store_contacts
+from lendcore.decisioning.credit_lines import step_up_summary
 from lendcore.funding.ports import SandboxPaymentChannel
 from lendcore.funding.service import disburse
 from lendcore.kernel.clock import FixedClock
@@ -213,6 +214,9 @@ class Simulator:
                 on_day(index + 1, point)
         collections = self.desk.finish() if self.desk is not None else None
         underwriting = self.underwriting.stats if self.underwriting is not None else None
+        if underwriting is not None:
+            with self.engine.connect() as connection:
+                underwriting.credit_lines = step_up_summary(connection)
         hardship = self.hardship.finish() if self.hardship is not None else None
         seconds = time.perf_counter() - started
         return SimulationResult(
@@ -299,6 +303,7 @@ class Simulator:
                 )
                 loaded = self.products[code]
                 terms = draw_terms(loaded.product, rng)
+                decision_id = None
                 if self.underwriting is not None:  # the application, decided and recorded
                     offered = self.underwriting.decide(
                         uow,
@@ -314,6 +319,7 @@ class Simulator:
                         self.stats.declined += 1
                         continue
                     code, loaded = offered.product, self.products[offered.product]
+                    decision_id = offered.decision_id
                     terms = replace(
                         terms,
                         principal=offered.principal,
@@ -337,6 +343,7 @@ class Simulator:
                     now=clock.now(),
                     method=terms.method,
                     rate=terms.rate,
+                    decision_id=decision_id,  # opens or rebases the borrower's credit line
                 )
                 sign_contract(uow, loan_id)
                 due_dates = [i.due_date for i in offer.schedule.installments]
@@ -400,7 +407,7 @@ class Simulator:
         return count, received
 
     def _maybe_borrow_again(self, loan_id: int, day: date) -> None:
-        """Small-loan borrowers who repaid on time come back (limits step up in real life)."""
+        """Small-loan borrowers who repaid on time come back (their credit line has stepped up)."""
         loan = self._loans[loan_id]
         borrower = self._borrowers[loan.borrower_id]
         product = self.products[loan.product_code].product

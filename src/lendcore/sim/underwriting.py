@@ -5,7 +5,9 @@ For each borrower who wants a loan, the :class:`UnderwritingDesk` builds an appl
 (:mod:`lendcore.sim.applicants`), decides and records it in the day's unit of work (fraud index,
 score, policies, offer under the cap, decision row), and then:
 
-- APPROVE: the loan is opened on the offer (its product, amount, term, method and rate);
+- APPROVE: the loan is opened on the offer (its product, amount, term, method and rate) and
+  with the decision's id, so servicing opens or rebases the borrower's credit line from the
+  offer; on-time repayments then step the line up (``decisioning.credit_lines``);
 - MANUAL_REVIEW: a simulated reviewer records a verdict through the review service — approve
   when the model's default probability is under :data:`REVIEW_APPROVE_BELOW` and the policy gave
   an offer, reject otherwise;
@@ -32,7 +34,7 @@ from lendcore.decisioning.scoring import ModelRegistry
 from lendcore.decisioning.service import DecisionService
 from lendcore.kernel.clock import DEFAULT_TIMEZONE, FixedClock
 from lendcore.kernel.ids import SequentialIds
-from lendcore.kernel.money import parse_major
+from lendcore.kernel.money import format_major, parse_major
 from lendcore.products.loader import LoadedProduct
 from lendcore.schedule import Method
 from lendcore.sim.applicants import CreditFiles, application_for
@@ -52,6 +54,7 @@ class Offered:
     term: int
     method: Method
     rate: Decimal
+    decision_id: int
 
 
 @dataclass
@@ -64,9 +67,12 @@ class UnderwritingStats:
     scores: Counter[int] = field(default_factory=Counter)  # lower edge of each 50-point band
     by_tier: Counter[str] = field(default_factory=Counter)
     by_profile: dict[str, Counter[str]] = field(default_factory=dict)  # behaviour -> outcomes
+    # credit_lines.step_up_summary at the end of the run (fen)
+    credit_lines: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         decided = max(self.applications, 1)
+        lines = self.credit_lines
         return {
             "applications": self.applications,
             "outcomes": dict(sorted(self.outcomes.items())),
@@ -79,6 +85,12 @@ class UnderwritingStats:
             "by_tier": dict(sorted(self.by_tier.items())),
             "by_behaviour": {
                 k: dict(sorted(v.items())) for k, v in sorted(self.by_profile.items())
+            },
+            "credit_lines": {
+                "lines": lines.get("lines", 0),
+                "stepped_up": lines.get("stepped_up", 0),
+                "average_limit_before": format_major(lines.get("average_limit_before", 0)),
+                "average_limit_after": format_major(lines.get("average_limit_after", 0)),
             },
         }
 
@@ -152,4 +164,5 @@ class UnderwritingDesk:
             int(offer["term"]),
             Method(offer["method"]),
             Decimal(offer["annual_rate"]),
+            int(document["decision_id"]),
         )
