@@ -41,7 +41,7 @@ from lendcore.decisioning.rules import (
 )
 from lendcore.kernel.errors import ErrorCode, LendcoreError, ValidationError
 from lendcore.products.loader import policies_dir
-from lendcore.store.versions import VersionStore
+from lendcore.store.versions import VersionMismatch, VersionStore
 
 RACY_NS = 2_000_000_000
 DEFAULT_VERSIONS_DIR = Path("var/policy-versions")
@@ -231,17 +231,17 @@ class PolicyStore:
         known = self._known.get((key, digest))
         if known is not None:
             return known
-        stored = self.versions / f"{digest}.json"
-        if not stored.is_file():
+        try:
+            raw = VersionStore(self.versions, ".json").read(digest)
+        except VersionMismatch:
+            raise ValidationError(
+                ErrorCode.INVALID_POLICY, f"stored version {digest[:12]} does not match its hash"
+            ) from None
+        if raw is None:
             raise ValidationError(
                 ErrorCode.UNKNOWN_POLICY,
                 f"no version {digest[:12]} of policy {key!r}",
                 {"policy": key, "version": digest},
-            )
-        raw = stored.read_bytes()
-        if hashlib.sha256(raw).hexdigest() != digest:
-            raise ValidationError(
-                ErrorCode.INVALID_POLICY, f"stored version {digest[:12]} does not match its hash"
             )
         return self._admit(key, raw)
 

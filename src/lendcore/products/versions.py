@@ -4,8 +4,8 @@ same product after the file changed.
 A decision's offer and a loan carry ``product_version``, the sha256 of the product file's bytes.
 :meth:`ProductVersionStore.keep` writes those bytes to ``var/product-versions/<hash>.yaml``
 (``$LENDCORE_PRODUCT_VERSIONS_DIR``; atomically, once), and :meth:`ProductVersionStore.version`
-loads exactly that version later, re-validated and checked against its hash -- the same scheme as
-the decision policies' ``var/policy-versions`` (:mod:`lendcore.decisioning.policy`).
+loads exactly that version later, re-validated and checked against its hash -- the content-addressed
+store the decision policies and compliance packs use too (:mod:`lendcore.store.versions`).
 
 Keep a product *before* anything priced with it is recorded: whoever cannot keep the version
 should not make the record (a record that cannot be replayed is refused, fail-closed). Restoring
@@ -15,7 +15,6 @@ var/product-versions/<hash>.yaml`` (the hash is checked on load).
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import threading
@@ -24,6 +23,7 @@ from pathlib import Path
 
 from lendcore.kernel.errors import ErrorCode, ValidationError
 from lendcore.products.loader import LoadedProduct, load_product_bytes
+from lendcore.store.versions import VersionMismatch, VersionStore, digest_of
 
 DEFAULT_VERSIONS_DIR = Path("var/product-versions")
 _HASH = re.compile(r"^[0-9a-f]{64}$")
@@ -39,6 +39,7 @@ class ProductVersionStore:
 
     def __init__(self, directory: Path | None = None) -> None:
         self.directory = directory or product_versions_dir()
+        self._store = VersionStore(self.directory, ".yaml")
         self._lock = threading.Lock()
         self._known: dict[str, LoadedProduct] = {}
 
@@ -47,25 +48,20 @@ class ProductVersionStore:
         if loaded.version_hash in self._known:
             return loaded
         raw = loaded.raw or loaded.path.read_bytes()
-        if hashlib.sha256(raw).hexdigest() != loaded.version_hash:
+        if digest_of(raw) != loaded.version_hash:
             raise ValidationError(
                 ErrorCode.INVALID_PRODUCT,
                 f"{loaded.path.name} changed since it was loaded: reload the products",
                 {"product": loaded.product.code, "version": loaded.version_hash},
             )
-        target = self.directory / f"{loaded.version_hash}.yaml"
-        if not target.exists():
-            try:
-                self.directory.mkdir(parents=True, exist_ok=True)
-                temporary = target.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
-                temporary.write_bytes(raw)
-                os.replace(temporary, target)
-            except OSError as exc:
-                raise ValidationError(
-                    ErrorCode.INVALID_PRODUCT,
-                    f"cannot keep product version {loaded.version_hash[:12]}: {exc}",
-                    {"product": loaded.product.code, "directory": str(self.directory)},
-                ) from None
+        try:
+            self._store.keep(loaded.version_hash, raw)
+        except OSError as exc:
+            raise ValidationError(
+                ErrorCode.INVALID_PRODUCT,
+                f"cannot keep product version {loaded.version_hash[:12]}: {exc}",
+                {"product": loaded.product.code, "directory": str(self.directory)},
+            ) from None
         with self._lock:
             self._known[loaded.version_hash] = loaded
         return loaded
@@ -94,20 +90,21 @@ class ProductVersionStore:
         return loaded
 
     def _read(self, code: str, digest: str) -> LoadedProduct:
-        stored = self.directory / f"{digest}.yaml"
-        if not stored.is_file():
+        try:
+            raw = self._store.read(digest)
+        except VersionMismatch:
+            raise ValidationError(
+                ErrorCode.INVALID_PRODUCT,
+                f"stored product version {digest[:12]} does not match its hash",
+                {"product": code, "version": digest},
+            ) from None
+        if raw is None:
             raise ValidationError(
                 ErrorCode.UNKNOWN_PRODUCT,
                 f"no version {digest[:12]} of product {code!r} in {self.directory}",
                 {"product": code, "version": digest},
             )
-        raw = stored.read_bytes()
-        if hashlib.sha256(raw).hexdigest() != digest:
-            raise ValidationError(
-                ErrorCode.INVALID_PRODUCT,
-                f"stored product version {digest[:12]} does not match its hash",
-                {"product": code, "version": digest},
-            )
+        stored = self._store.path(digest)
         loaded = load_product_bytes(raw, stored)
         with self._lock:
             self._known[digest] = loaded
