@@ -55,6 +55,7 @@ def server(
         "LENDCORE_POLICY_VERSIONS_DIR": str(directory / "policy-versions"),
         "LENDCORE_POLICIES_DIR": str(ROOT / "policies"),
         "LENDCORE_MODELS_DIR": str(ROOT / "models"),
+        "LENDCORE_WARM_START": "1",  # as `lendcore api` serves: ready before the first request
     }
     env.pop("LENDCORE_BROKER_URL", None)
     command = [

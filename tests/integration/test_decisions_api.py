@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from lendcore.api.app import create_app
 from lendcore.api.tables import idempotency_keys
 from lendcore.decisioning.fraud import sha256_hasher
+from lendcore.decisioning.service import DecisionService
 
 from .test_decisions_support import (
     APPLICATION,
@@ -287,3 +288,16 @@ def test_the_default_service_decides_with_the_keyed_blind_index(engine, tmp_path
     assert decided.json()["reasons"][0]["detail"] == "id_number"
     # keyed (HMAC under the local key file), not the sandbox salt
     assert added.json()["identifier_hash"] != sha256_hasher()("id_number", "110101199003071234")
+
+
+def test_a_served_app_builds_its_decision_service_before_it_takes_a_request(
+    engine, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("LENDCORE_KEY_FILE", str(tmp_path / "keys" / "keys.json"))
+    monkeypatch.setenv("LENDCORE_POLICY_VERSIONS_DIR", str(tmp_path / "versions"))
+    monkeypatch.setenv("LENDCORE_PRODUCT_VERSIONS_DIR", str(tmp_path / "product-versions"))
+    monkeypatch.setenv("LENDCORE_WARM_START", "1")  # as `lendcore api` sets it
+    app = create_app(engine)
+    assert getattr(app.state, "decisions", None) is None
+    with TestClient(app):  # the lifespan has run; no request yet
+        assert isinstance(app.state.decisions, DecisionService)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -25,10 +26,17 @@ from lendcore.store.migrate import upgrade
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    if os.environ.get(WARM_START) == "1":
+        # A served process builds its decision service (policies, models: ~1-2 s) before it
+        # accepts a request, so a new worker never queues live traffic behind the build.
+        decisions.service_for(app)
     yield
     queue = getattr(app.state, "applications", None)
     if queue is not None:  # the in-process application worker, when one was started
         queue.stop()
+
+
+WARM_START = "LENDCORE_WARM_START"  # set by `lendcore api`; tests build services lazily
 
 
 def create_app(engine: Engine | None = None, migrate: bool = True) -> FastAPI:

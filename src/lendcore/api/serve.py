@@ -19,6 +19,8 @@ import socket
 import uvicorn
 from uvicorn import config
 
+from lendcore.api.app import WARM_START
+
 APP_FACTORY = "lendcore.api.app:create_app"
 _bind = config.Config.bind_socket
 
@@ -37,6 +39,7 @@ def install_tcp_nodelay_fix() -> None:
 
 
 def serve(host: str, port: int, database_url: str, workers: int = 1) -> None:
+    os.environ[WARM_START] = "1"  # each process builds its decision service before serving
     from lendcore.store.db import make_engine
 
     if workers == 1:
