@@ -27,6 +27,9 @@ _CONFLICT = {
     ErrorCode.LOAN_NOT_LIVE,
     ErrorCode.ALREADY_DISBURSED,
     ErrorCode.CASE_STATE_CONFLICT,
+    ErrorCode.CASE_FLAGGED,
+    ErrorCode.CASE_STALE,
+    ErrorCode.DOWN_PAYMENT_REFERENCE_USED,
 }
 
 

@@ -10,7 +10,7 @@ city's expense baseline, the stress test). When plans come back, :data:`TAKE_UP_
 borrowers take one (the plan they pick: balanced mostly, conservative or aggressive otherwise),
 consent on a recorded call, and a supervisor approves: the loan is restructured and collection
 pauses. Whether they keep the plan is drawn from the plan's own success probability; a borrower
-who will not keep it pays a few instalments and stops, so the end-of-day plan check breaches it.
+who will not keep it pays a few instalments and stops, so the end-of-day's plan check (run by ``run_eod`` once the day is closed) breaches it.
 
 Counts for the report: cases, ineligible by reason, plans offered, taken up, and at the end of
 the run active (performing), completed (repaid) and breached — the cure rate is
@@ -32,6 +32,7 @@ from lendcore.hardship import service
 from lendcore.hardship.api_support import calculator
 from lendcore.hardship.tables import hardship_cases
 from lendcore.kernel.clock import FixedClock
+from lendcore.kernel.money import parse_major
 from lendcore.sim.behaviour import Payment, Profile
 from lendcore.store.db import UnitOfWork
 
@@ -123,7 +124,15 @@ class HardshipDesk:
                     now=now,
                 )
                 booked = service.approve(
-                    uow, case_id, operator="sim-supervisor", business_date=day, now=now
+                    uow,
+                    case_id,
+                    operator="sim-supervisor",
+                    business_date=day,
+                    now=now,
+                    # The desk books a down payment only against the channel's receipt.
+                    down_payment_reference=(
+                        f"SIM-DP-{case_id}" if parse_major(plan["down_payment"]) else None
+                    ),
                 )
                 uow.commit()
             self.stats.taken_up += 1
@@ -135,12 +144,6 @@ class HardshipDesk:
                 due = date.fromisoformat(instalment["due_date"])
                 payments.append((loan_id, Payment(due, int(instalment["seq"]))))
         return payments
-
-    def check(self, day: date, now: datetime) -> None:
-        """After the end of day: breaches and completions (as ``lendcore eod`` does)."""
-        with UnitOfWork(self.engine) as uow:
-            service.check_plans(uow, day, now)
-            uow.commit()
 
     def finish(self) -> HardshipStats:
         with self.engine.connect() as connection:
