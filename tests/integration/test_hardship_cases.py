@@ -327,3 +327,10 @@ def test_a_receipt_reference_is_used_once(engine):
     assert raised.value.code == ErrorCode.DOWN_PAYMENT_REFERENCE_USED
     assert loan_row(engine, 2) == before
     assert _approve(engine, second, reference="UP-2")["status"] == "ACTIVE"
+
+
+def test_the_submitted_case_keeps_the_script_of_the_chosen_plan(engine):
+    case_id, case = _case(engine, [])
+    document = _submit(engine, case_id, kind="conservative")
+    assert document["plan"]["script"] == case["scripts"]["conservative"]
+    assert document["plan"]["script"]["plan"] == "conservative"

@@ -166,11 +166,47 @@ def test_an_unknown_case_is_404_and_a_second_approval_409(client):
     assert response.json()["error"]["code"] == "CASE_STATE_CONFLICT"
 
 
+def _ids(client, **params):
+    response = client.get("/api/policy/query", params=params)
+    assert response.status_code == 200, response.text
+    return {p["id"] for p in response.json()["policies"]}
+
+
 def test_policies_are_listed_and_filtered(client):
     listed = client.get("/api/policy/query").json()
-    assert {p["id"] for p in listed["policies"]} >= {"default"}
-    only = client.get("/api/policy/query", params={"id": "default"}).json()
-    assert [p["id"] for p in only["policies"]] == ["default"]
+    assert {p["id"] for p in listed["policies"]} == {"default", "early", "consumer-instalment"}
+    assert listed["count"] == 3 and listed["invalid"] == []
+    assert _ids(client, id="default") == {"default"}
+    assert _ids(client, scope="product") == {"consumer-instalment"}
+    assert _ids(client, scope="platform") == {"default", "early"}
+    assert _ids(client, product="small_short_term") == {"default", "early"}
+    assert _ids(client, product="consumer_instalment") == {"default", "early",
+                                                            "consumer-instalment"}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", ["days_past_due", "min_days_past_due"])
+def test_policies_are_filtered_by_a_cases_days_past_due(client, name):
+    assert _ids(client, **{name: 100}) == {"default", "early"}
+    assert _ids(client, **{name: 90}) == {"early"}  # default needs more than 90
+    assert _ids(client, **{name: 30}) == set()
+
+
+def test_a_broken_policy_file_is_reported_not_fatal(client, tmp_path, monkeypatch):
+    import shutil
+
+    from lendcore.hardship import api_support
+    from lendcore.hardship.store import PolicyStore, hardship_dir
+
+    shutil.copytree(hardship_dir(), tmp_path / "hardship")
+    (tmp_path / "hardship" / "broken.yaml").write_text("id: [unclosed\n", encoding="utf-8")
+    monkeypatch.setattr(api_support, "_store", lambda: PolicyStore(tmp_path / "hardship"))
+    listed = client.get("/api/policy/query").json()
+    assert listed["count"] == 3
+    assert [i["id"] for i in listed["invalid"]] == ["broken"]
+    assert listed["invalid"][0]["code"] == "INVALID_HARDSHIP_POLICY"
+    response = post(client, "/api/negotiation/calculate", {**CALCULATE, "policy": "broken"})
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "INVALID_HARDSHIP_POLICY"
 
 
 # A statement whose running balance does not follow from its amounts (24,000.00 is right).

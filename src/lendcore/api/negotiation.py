@@ -157,12 +157,27 @@ def _engine_request(body: CalculateRequest) -> dict[str, Any]:
 def get_policies(
     request: Request,
     policy_id: Annotated[str | None, Query(alias="id")] = None,
-    scope: str | None = None,
+    scope: Literal["platform", "product"] | None = None,
     product: str | None = None,
-    min_days_past_due: int | None = Query(None, ge=0),
+    days_past_due: Annotated[
+        int | None,
+        Query(ge=0, description="a case's days past due: the policies it is eligible under"),
+    ] = None,
+    min_days_past_due: Annotated[
+        int | None,
+        Query(ge=0, deprecated=True, description="the old name of days_past_due"),
+    ] = None,
 ) -> dict[str, Any]:
+    """Files that do not load are listed under ``invalid`` instead of failing the query."""
+    if days_past_due is not None and min_days_past_due not in (None, days_past_due):
+        raise ValidationError(
+            ErrorCode.INVALID_ARGUMENT,
+            "give days_past_due (min_days_past_due is its deprecated name), not both",
+            {"field": "days_past_due"},
+        )
+    dpd = days_past_due if days_past_due is not None else min_days_past_due
     found: dict[str, Any] = query_policies(
-        policy_id=policy_id, scope=scope, product=product, dpd=min_days_past_due
+        policy_id=policy_id, scope=scope, product=product, dpd=dpd
     )
     return found
 

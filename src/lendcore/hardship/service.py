@@ -263,7 +263,8 @@ def submit(
         .values(
             status="PENDING",
             plan_kind=plan_kind,
-            plan=plans[plan_kind],
+            # The plan as offered, with the script for it (what the agent read to the borrower).
+            plan={**plans[plan_kind], "script": (row.result.get("scripts") or {}).get(plan_kind)},
             consent=kept_consent,
             updated_at=_utc(now),
         )

@@ -168,3 +168,13 @@ def test_bad_input_is_refused_with_a_machine_readable_code(changes, code, fragme
     with pytest.raises(ValidationError, match=fragment) as caught:
         calculate(request(**changes), STORE, seed=1)
     assert caught.value.code is code
+
+
+def test_every_plan_gets_its_own_script():
+    result = calculate(request(), STORE, seed=7, as_of=date(2026, 3, 1))
+    assert set(result["scripts"]) == {"aggressive", "balanced", "conservative"}
+    for plan in result["plans"]:
+        script = result["scripts"][plan["kind"]]
+        assert script["plan"] == plan["kind"]
+        assert plan["installment"] in script["zh"] and plan["installment"] in script["en"]
+    assert result["script"] == result["scripts"]["balanced"]
