@@ -334,3 +334,58 @@ def test_the_submitted_case_keeps_the_script_of_the_chosen_plan(engine):
     document = _submit(engine, case_id, kind="conservative")
     assert document["plan"]["script"] == case["scripts"]["conservative"]
     assert document["plan"]["script"]["plan"] == "conservative"
+
+
+def _set_misses_allowed(engine, case_id, allowed):
+    from sqlalchemy import update
+
+    from lendcore.hardship.tables import hardship_cases
+
+    with UnitOfWork(engine) as uow:
+        uow.connection.execute(
+            update(hardship_cases)
+            .where(hardship_cases.c.case_id == case_id)
+            .values(misses_allowed=allowed)
+        )
+        uow.commit()
+
+
+def test_a_policy_that_allows_no_miss_breaches_on_the_first(engine):
+    make_loan(engine, 1)
+    run_eod(engine, date(2026, 6, 20))  # 126 days past due: over consumer-instalment's 120
+    day = date(2026, 6, 21)
+    with UnitOfWork(engine) as uow:
+        case = service.calculate_case(
+            uow,
+            {"loan_id": 1, "policy": "consumer-instalment", "monthly_net_income": "6000.00",
+             "city": "北京", "proof_of_hardship": True},
+            calculator(FixedClock.at_date(day)),
+            now=NOW,
+            actor="agent-1",
+            seed=11,
+        )  # fmt: skip
+        uow.commit()
+    assert case["status"] == "CALCULATED", case["reasons"]
+    assert case["policy"]["misses_allowed"] == 0
+    case_id = int(case["case_id"])
+    _submit(engine, case_id, kind="conservative")
+    plan = next(p for p in case["plans"] if p["kind"] == "conservative")
+    reference = "UP-0" if parse_major(plan["down_payment"]) else None
+    schedule = _approve(engine, case_id, reference=reference, day=day)["restructure"]["schedule"]
+    run_eod(engine, date.fromisoformat(schedule[0]["due_date"]))
+    with engine.connect() as connection:
+        assert service.get_case(connection, case_id)["breach"]["missed"] == 1
+
+
+def test_a_case_allowing_two_misses_breaches_on_the_third(engine):
+    case_id, _ = _case(engine, [])
+    _set_misses_allowed(engine, case_id, 2)
+    _submit(engine, case_id)
+    schedule = _approve(engine, case_id)["restructure"]["schedule"]
+    dues = [date.fromisoformat(i["due_date"]) for i in schedule[:3]]
+    assert run_eod(engine, dues[1]).hardship_plans["breached"] == 0  # two misses: allowed
+    assert _hardship_flag(engine, 1) is True
+    assert run_eod(engine, dues[2]).hardship_plans["breached"] == 1
+    with engine.connect() as connection:
+        assert service.get_case(connection, case_id)["breach"] == {
+            "business_date": str(dues[2] + timedelta(days=1)), "missed": 3, "allowed": 2}  # fmt: skip
