@@ -389,3 +389,30 @@ def test_a_case_allowing_two_misses_breaches_on_the_third(engine):
     with engine.connect() as connection:
         assert service.get_case(connection, case_id)["breach"] == {
             "business_date": str(dues[2] + timedelta(days=1)), "missed": 3, "allowed": 2}  # fmt: skip
+
+
+def _cli(monkeypatch, *args):
+    from lendcore.cli.main import main
+
+    monkeypatch.setattr("sys.argv", ["lendcore", *args])
+    try:
+        main()
+    except SystemExit as exc:
+        return exc.code
+    return 0
+
+
+def test_the_cli_approves_with_the_receipt_and_refuses_without(engine, db_url, monkeypatch, capsys):
+    import json
+
+    case_id, _ = _case(engine, [])
+    _submit(engine, case_id, kind="aggressive")
+    base = ["hardship", "approve", str(case_id), "--operator", "sup-1", "--database", db_url]
+    assert _cli(monkeypatch, *base, "--date", "2026-06-01") == 2
+    assert "DOWN_PAYMENT_REFERENCE_REQUIRED" in capsys.readouterr().err
+    code = _cli(monkeypatch, *base, "--date", "2026-06-01", "--json",
+                "--down-payment-reference", "UP-CLI-1")  # fmt: skip
+    assert code == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["status"] == "ACTIVE"
+    assert shown["restructure"]["down_payment_reference"] == "UP-CLI-1"
