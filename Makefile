@@ -35,6 +35,7 @@ test: lint typecheck
 bench: $(STAMP)
 	$(BIN)/python bench/schedule.py
 	$(BIN)/python bench/eod.py --loans 20000 --backend sqlite --workers 1 2 --orm-sample 500
+	$(BIN)/python bench/hardship.py --n 20
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

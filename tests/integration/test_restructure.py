@@ -56,7 +56,13 @@ def test_a_restructure_waives_capitalises_and_replaces_the_schedule(engine):
     result = _restructure(
         engine,
         1,
-        RestructureTerms(down_payment=50_000, periods=12, waiver=waiver, reference="case-1"),
+        RestructureTerms(
+            down_payment=50_000,
+            periods=12,
+            waiver=waiver,
+            reference="case-1",
+            down_payment_reference="UP-77",
+        ),
     )
     after = loan_row(engine, 1)
     assert after["state"] == "RESTRUCTURED"
@@ -77,7 +83,9 @@ def test_a_restructure_waives_capitalises_and_replaces_the_schedule(engine):
         kinds = [
             r.kind
             for r in connection.execute(
-                select(journal_entries.c.kind).where(journal_entries.c.loan_id == 1)
+                select(journal_entries.c.kind)
+                .where(journal_entries.c.loan_id == 1)
+                .order_by(journal_entries.c.seq)
             )
         ]
         concession = connection.execute(
@@ -87,7 +95,7 @@ def test_a_restructure_waives_capitalises_and_replaces_the_schedule(engine):
         ).scalar_one()
     assert len(rows) == 12 and sum(r.principal_due for r in rows) == result.new_principal
     assert all(r.interest_due == 0 for r in rows)
-    assert kinds[-1] == "RESTRUCTURE" and concession == waiver
+    assert kinds[-2:] == ["RESTRUCTURE", "DOWN_PAYMENT"] and concession == waiver
     _reconciled(engine)
 
 
@@ -122,10 +130,20 @@ def test_a_restructured_loan_is_serviced_by_the_batch_and_repayments(engine):
             ErrorCode.INVALID_RESTRUCTURE,
         ),
         (
-            RestructureTerms(down_payment=10**12, periods=12, waiver=0),
+            RestructureTerms(
+                down_payment=10**12, periods=12, waiver=0, down_payment_reference="UP-1"
+            ),
             ErrorCode.INVALID_RESTRUCTURE,
         ),
+        (
+            RestructureTerms(down_payment=50_000, periods=12, waiver=0),
+            ErrorCode.DOWN_PAYMENT_REFERENCE_REQUIRED,
+        ),
         (RestructureTerms(down_payment=-1, periods=12, waiver=0), ErrorCode.INVALID_RESTRUCTURE),
+        (
+            RestructureTerms(down_payment=0, periods=12, waiver=0, expected_debt=Debt(1, 0, 0, 0)),
+            ErrorCode.CASE_STALE,
+        ),
     ],
 )
 def test_a_refused_restructure_changes_nothing(engine, terms, code):

@@ -11,6 +11,7 @@ from lendcore.collections.tables import collection_attempts
 from lendcore.decisioning.decision_tables import decision_reviews, decisions
 from lendcore.hardship.tables import hardship_cases
 from lendcore.servicing.tables import loans
+from lendcore.sim.html import render_html
 from lendcore.sim.report import full_report
 from lendcore.sim.simulator import SimulationConfig, simulate
 
@@ -49,8 +50,17 @@ def test_every_loan_starts_as_a_recorded_decision_and_hardship_plans_are_booked(
     assert hardship["taken_up"] >= 1, hardship
     booked = [c for c in cases if c.status in ("ACTIVE", "COMPLETED", "BREACHED")]
     assert len(booked) == hardship["taken_up"]
+    # cured (repaid), breached and still performing are counted apart; only repaid is cured
+    assert hardship["completed"] + hardship["breached"] + hardship["performing"] == len(booked)
+    assert hardship["cure_rate"] == round(hardship["completed"] / hardship["taken_up"], 4)
+    for case in booked:  # a down payment is booked only against its receipt
+        dp = case.restructure["down_payment"]
+        assert (case.restructure["down_payment_reference"] is not None) == (dp > 0)
     for case in booked:
         assert case.restructure["new_principal"] > 0
+    html = render_html(report)
+    assert f"more than {hardship['policy']['days_past_due_over']} days past due" in html
+    assert hardship["policy"] == {"id": "early", "days_past_due_over": 30}
     for case in (c for c in cases if c.status == "ACTIVE"):
         assert states[case.loan_id] in ("RESTRUCTURED", "OVERDUE")
         # collection paused: no attempt on the loan after the plan was approved

@@ -30,6 +30,9 @@ _CONFLICT = {
     ErrorCode.ALREADY_DISBURSED,
     ErrorCode.CASE_STATE_CONFLICT,
     ErrorCode.DECISION_NOT_APPROVED,
+    ErrorCode.CASE_FLAGGED,
+    ErrorCode.CASE_STALE,
+    ErrorCode.DOWN_PAYMENT_REFERENCE_USED,
 }
 
 

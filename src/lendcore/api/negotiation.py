@@ -1,15 +1,16 @@
 """Hardship negotiation endpoints: policies, calculate, submit, an operator's approval or
-rejection, and the case itself."""
+rejection, clearing a flagged case, and the case itself."""
 
 from __future__ import annotations
 
 import base64
 import binascii
+import re
 from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, Request
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from lendcore.api.idempotency import run_idempotent
 from lendcore.hardship import service
@@ -19,7 +20,27 @@ from lendcore.kernel.errors import ErrorCode, ValidationError
 from lendcore.store.db import UnitOfWork
 
 router = APIRouter(prefix="/api", tags=["hardship"])
-Yuan = Annotated[str, Field(pattern=r"^\d{1,12}(\.\d{1,2})?$", examples=["10000.00"])]
+_YUAN = re.compile(r"^\d{1,12}(\.\d{1,2})?$")
+
+
+def _yuan(value: str) -> str:
+    """A clear message instead of the pattern's ("String should match pattern ...")."""
+    text = value.strip()
+    if text.startswith("-"):
+        raise ValueError("金额不能为负 / cannot be negative")
+    if not _YUAN.match(text):
+        raise ValueError(
+            "应为以元为单位的金额，最多两位小数，如 '1234.56' / expected an amount in yuan with at "
+            "most two decimals, e.g. '1234.56'"
+        )
+    return text
+
+
+Yuan = Annotated[
+    str,
+    AfterValidator(_yuan),
+    Field(examples=["10000.00"], description="yuan, up to 12 digits and two decimals"),
+]
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=64)]
 
 
@@ -95,6 +116,21 @@ class DecisionRequest(_Body):
     business_date: date | None = Field(None, description="defaults to today (Asia/Shanghai)")
 
 
+class ApproveRequest(DecisionRequest):
+    down_payment_reference: str | None = Field(
+        None,
+        min_length=1,
+        max_length=64,
+        description="首付款回单号: the payment channel's receipt serial for the plan's down "
+        "payment; required when the plan has one, and usable once only",
+    )
+
+
+class ClearFlagRequest(_Body):
+    operator: str = Field(min_length=1, max_length=64)
+    note: str = Field(min_length=1, max_length=500, description="核查说明: what was checked")
+
+
 def _clock(request: Request) -> Clock:
     clock = getattr(request.app.state, "clock", None)
     return clock if clock is not None else SystemClock()
@@ -121,12 +157,27 @@ def _engine_request(body: CalculateRequest) -> dict[str, Any]:
 def get_policies(
     request: Request,
     policy_id: Annotated[str | None, Query(alias="id")] = None,
-    scope: str | None = None,
+    scope: Literal["platform", "product"] | None = None,
     product: str | None = None,
-    min_days_past_due: int | None = Query(None, ge=0),
+    days_past_due: Annotated[
+        int | None,
+        Query(ge=0, description="a case's days past due: the policies it is eligible under"),
+    ] = None,
+    min_days_past_due: Annotated[
+        int | None,
+        Query(ge=0, deprecated=True, description="the old name of days_past_due"),
+    ] = None,
 ) -> dict[str, Any]:
+    """Files that do not load are listed under ``invalid`` instead of failing the query."""
+    if days_past_due is not None and min_days_past_due not in (None, days_past_due):
+        raise ValidationError(
+            ErrorCode.INVALID_ARGUMENT,
+            "give days_past_due (min_days_past_due is its deprecated name), not both",
+            {"field": "days_past_due"},
+        )
+    dpd = days_past_due if days_past_due is not None else min_days_past_due
     found: dict[str, Any] = query_policies(
-        policy_id=policy_id, scope=scope, product=product, dpd=min_days_past_due
+        policy_id=policy_id, scope=scope, product=product, dpd=dpd
     )
     return found
 
@@ -185,14 +236,20 @@ def submit(body: SubmitRequest, request: Request, idempotency_key: IdempotencyKe
     summary="批准并重组 / Approve: restructure the loan, pause collection",
 )
 def approve(
-    case_id: int, body: DecisionRequest, request: Request, idempotency_key: IdempotencyKey = None
+    case_id: int, body: ApproveRequest, request: Request, idempotency_key: IdempotencyKey = None
 ) -> Any:
     clock = _clock(request)
 
     def work(uow: UnitOfWork) -> tuple[int, Any]:
         day = body.business_date or clock.business_date()
         return 200, service.approve(
-            uow, case_id, operator=body.operator, business_date=day, now=clock.now(), note=body.note
+            uow,
+            case_id,
+            operator=body.operator,
+            business_date=day,
+            now=clock.now(),
+            note=body.note,
+            down_payment_reference=body.down_payment_reference,
         )
 
     return run_idempotent(
@@ -218,6 +275,29 @@ def reject(
     return run_idempotent(
         request.app.state.engine,
         f"POST /api/negotiation/cases/{case_id}/reject",
+        idempotency_key,
+        body.model_dump(mode="json"),
+        work,
+    )
+
+
+@router.post(
+    "/negotiation/cases/{case_id}/clear-flag",
+    summary="解除流水标记 / An operator reviewed a flagged statement: clear the flag",
+)
+def clear_flag(
+    case_id: int, body: ClearFlagRequest, request: Request, idempotency_key: IdempotencyKey = None
+) -> Any:
+    clock = _clock(request)
+
+    def work(uow: UnitOfWork) -> tuple[int, Any]:
+        return 200, service.clear_flag(
+            uow, case_id, operator=body.operator, note=body.note, now=clock.now()
+        )
+
+    return run_idempotent(
+        request.app.state.engine,
+        f"POST /api/negotiation/cases/{case_id}/clear-flag",
         idempotency_key,
         body.model_dump(mode="json"),
         work,

@@ -5,6 +5,13 @@ them sized to about ``target_chunk_loans`` live loans. Each task is one chunk cl
 up to the target date, one transaction per (chunk, day). N worker processes take chunks from a
 shared queue; ``shard=(i, n)`` restricts a machine to every n-th chunk so several machines can
 share one run (see docs/operations/eod.md).
+
+The completion step runs after a run's chunks: when every live loan is closed through the
+target date — on every partition, whichever shard or run closed it — the day is complete and
+the day-level work runs: the hardship plan check (:mod:`lendcore.hardship.plan_check`). So the
+shard that finishes last (or the sweep run) does it; a shard that finishes while others still
+work skips it. The step is idempotent: a rerun, or two shards completing at once, change
+nothing more.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from sqlalchemy import Engine, insert, text, update
 
 from lendcore.batch.eod_sql import LIVE, build_statements, close_chunk_day
 from lendcore.batch.tables import eod_runs
+from lendcore.hardship.plan_check import check_plans, open_loans
 from lendcore.kernel.ids import PARTITIONS
 from lendcore.store.db import UnitOfWork, make_engine
 
@@ -40,6 +48,9 @@ class EodSummary:
     loan_days: int
     seconds: float
     workers: int
+    # The completion step's plan check (checked/breached/completed), or None when loans were
+    # still open on other shards and the day is not complete yet.
+    hardship_plans: dict[str, int] | None = None
 
     @property
     def loans_per_second(self) -> float:
@@ -118,6 +129,19 @@ def _finish(engine: Engine, run_id: int, loan_days: int, status: str) -> None:
         uow.commit()
 
 
+def complete_day(engine: Engine, target: date) -> dict[str, int] | None:
+    """The day-level work once ``target`` is closed for every live loan (see the module
+    docstring); None, doing nothing, while any loan is still open."""
+    with UnitOfWork(engine) as uow:
+        if open_loans(uow.connection, target):
+            return None
+        # check_plans counts a plan instalment as missed when due before its date: the day
+        # after the closed one, so an instalment due on ``target`` and unpaid is a miss.
+        counts = check_plans(uow, target + timedelta(days=1), datetime.now().astimezone())
+        uow.commit()
+    return counts
+
+
 def run_eod(
     engine: Engine,
     target: date,
@@ -160,9 +184,10 @@ def run_eod(
                     done += 1
                     if on_progress:
                         on_progress(done, len(work.chunks))
+        plans = complete_day(engine, target)
     except BaseException:
         _finish(engine, run_id[0], 0, "FAILED")
         raise
     seconds = time.perf_counter() - started
     _finish(engine, run_id[0], loan_days, "DONE")
-    return EodSummary(target, len(work.days), len(work.chunks), loan_days, seconds, workers)
+    return EodSummary(target, len(work.days), len(work.chunks), loan_days, seconds, workers, plans)

@@ -13,7 +13,7 @@ import typer
 import yaml
 from rich.table import Table
 
-from lendcore.cli.common import app, console, print_json
+from lendcore.cli.common import app, console, err_console, print_json
 from lendcore.hardship.calculate import calculate
 from lendcore.hardship.policy_import import draft_policy
 from lendcore.hardship.statement_parse import decode
@@ -202,7 +202,11 @@ def policies_cmd(
     json_out: bool = typer.Option(False, "--json", help="machine-readable output"),
 ) -> None:
     """困难客户协商政策列表 / The hardship policies in policies/hardship with their versions."""
-    rows = default_store().query(scope=scope, product=product, days_past_due=days_past_due)
+    rows, invalid = default_store().search(
+        scope=scope, product=product, days_past_due=days_past_due
+    )
+    for bad in invalid:  # on stderr: the JSON on stdout stays the list of policies
+        err_console.print(f"无法加载 skipped {bad['file']}: {bad['message']}", highlight=False)
     if json_out:
         print_json(rows)
         return

@@ -13,6 +13,7 @@ from lendcore.cli import (  # noqa: F401
     decide_cmd,
     decision_cmd,
     demo_cmd,
+    hardship_case_cmd,
     hardship_cmd,
     model_cmd,
     pack_cmd,

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -110,14 +110,9 @@ def eod(
         "loans_per_second": round(summary.loans_per_second, 1),
         "workers": workers,
     }
-    if shard == "0/1":  # after the whole day is closed (once, not per shard): hardship plans
-        from lendcore.hardship.service import check_plans
-
-        with UnitOfWork(engine) as uow:
-            document["hardship_plans"] = check_plans(
-                uow, target + timedelta(days=1), SystemClock().now()
-            )
-            uow.commit()
+    # The end of day's completion step (batch.runner.complete_day): None while other shards
+    # still have loans open for the date.
+    document["hardship_plans"] = summary.hardship_plans
     if json_out:
         print_json(document)
     else:

@@ -34,7 +34,7 @@ def query_policies(
     dpd: int | None = None,
     store: PolicyStore | None = None,
 ) -> dict[str, Any]:
-    found = (store or _store()).query(
+    found, invalid = (store or _store()).search(
         policy_id=policy_id, scope=scope, product=product, days_past_due=dpd
     )
-    return {"policies": found, "count": len(found)}
+    return {"policies": found, "count": len(found), "invalid": invalid}

@@ -9,7 +9,8 @@ The document::
      debt, ability, statements, stress: {level, default_probability, ...},
      plans: [{kind, down_payment, periods, installment, waiver, total_repayment, apr_irr,
               success_probability, recovery_pv, ...}] (exactly three, or none),
-     script: {plan, zh, en}, policy: {id, version, misses_allowed, ...}, search}
+     scripts: {aggressive|balanced|conservative: {plan, zh, en}}, script (the balanced one),
+     policy: {id, version, misses_allowed, ...}, search}
 
 Money is yuan strings ("1234.56"), rates four-place strings, probabilities numbers.
 Everything the case needs later (the plan the borrower picks, the policy version, the number of
@@ -155,6 +156,7 @@ def calculate(
         "stress": None,
         "plans": [],
         "script": None,
+        "scripts": {},
         "policy": _policy_document(loaded),
         "search": None,
     }
@@ -261,10 +263,12 @@ def calculate(
         sources=tuple(s.text for s in policy.sources if s.tag != "internal"),
         misses_allowed=policy.breach.misses_allowed,
     )
-    balanced = next(p for p in plans if p["kind"] == "balanced")
-    document.update(
-        eligible=True,
-        plans=plans,
-        script=render_scripts(balanced, facts, extra_banned=policy.banned_phrases),
-    )
+    # A script for each plan: the agent reads the one the borrower is considering, and the
+    # case keeps the chosen plan's script at submit. ``script`` (balanced) stays for callers
+    # that read one.
+    scripts = {
+        plan["kind"]: render_scripts(plan, facts, extra_banned=policy.banned_phrases)
+        for plan in plans
+    }
+    document.update(eligible=True, plans=plans, scripts=scripts, script=scripts["balanced"])
     return document

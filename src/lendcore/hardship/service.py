@@ -5,6 +5,19 @@ Lifecycle of a case (``hardship_cases.status``)::
 
     calculate -> CALCULATED --submit--> PENDING --approve--> ACTIVE --breach--> BREACHED
              \\-> INELIGIBLE                   \\--reject--> REJECTED  \\--repaid--> COMPLETED
+             \\-> FLAGGED --clear-flag--> INELIGIBLE
+
+A statement with forgery signals makes the case FLAGGED: its signals and reasons go into the
+audit entry, and further calculations for the same loan are refused (``CASE_FLAGGED``) until an
+operator has reviewed the evidence and cleared the flag with a note (:func:`clear_flag`,
+audited); the cleared case stays without a plan, a new calculation starts afresh. (Until the
+schema's status check lists FLAGGED — the next migration — a flagged case is stored as
+INELIGIBLE with the STATEMENT_FLAGGED reason and no operator, and shown as FLAGGED; clearing
+records the operator and note on it.)
+
+Approval books exactly the plan the borrower agreed to: if the loan owes something other than
+the debt the case was priced on, it is refused with ``CASE_STALE`` (recalculate); a plan with a
+down payment needs the payment channel's receipt reference, used once only.
 
 Approval is where money moves: :func:`lendcore.servicing.restructure.restructure` books the
 plan (waiver, capitalisation, down payment, new schedule) and collections pauses for the loan
@@ -19,17 +32,28 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, select, update
+from sqlalchemy import Connection, insert, select, update
 
-from lendcore.batch.tables import outbox
 from lendcore.collections.audit import AuditEntry, append
 from lendcore.collections.service import set_hardship_plan
+from lendcore.hardship.case_checks import (
+    FLAGGED,
+    check_reference,
+    flag_document,
+    flag_reasons,
+    is_flagged,
+    priced_debt,
+    refuse_if_flagged,
+    shown_status,
+)
+from lendcore.hardship.plan_check import DEFAULT_MISSES_ALLOWED as DEFAULT_MISSES_ALLOWED
+from lendcore.hardship.plan_check import check_plans as check_plans
 from lendcore.hardship.tables import hardship_cases
 from lendcore.kernel.errors import ErrorCode, PolicyViolation, ValidationError
 from lendcore.kernel.ids import SnowflakeIds
 from lendcore.kernel.money import format_major, parse_major
 from lendcore.servicing.restructure import RestructureTerms, current_debt, restructure
-from lendcore.servicing.tables import instalments, loans
+from lendcore.servicing.tables import loans
 from lendcore.store.db import UnitOfWork
 
 # calculate(request, *, seed) -> the engine's document (lendcore.hardship.calculate).
@@ -69,7 +93,8 @@ def _load(connection: Connection, case_id: int, *, lock: bool = False) -> Any:
 def case_document(row: Any) -> dict[str, Any]:
     return {
         "case_id": str(row.case_id),
-        "status": row.status,
+        "status": shown_status(row),
+        "flag": flag_document(row),
         "loan_id": None if row.loan_id is None else str(row.loan_id),
         "policy": {"id": row.policy_id, "version": row.policy_version},
         "plan_kind": row.plan_kind,
@@ -115,6 +140,7 @@ def calculate_case(
     borrower_id = None
     if loan_id is not None:
         loan_id = int(loan_id)
+        refuse_if_flagged(uow.connection, loan_id)
         debt = current_debt(uow, loan_id)
         loan = uow.connection.execute(
             select(loans.c.borrower_id, loans.c.days_past_due).where(loans.c.loan_id == loan_id)
@@ -130,6 +156,7 @@ def calculate_case(
     case_id = _IDS.next_id()
     result = calculator(body, seed=case_id if seed is None else seed)
     status = "CALCULATED" if result.get("eligible") and result.get("plans") else "INELIGIBLE"
+    flagged = bool(flag_reasons(result))
     policy = result.get("policy") or {}
     uow.connection.execute(
         insert(hardship_cases).values(
@@ -156,7 +183,9 @@ def calculate_case(
                 {
                     "case_id": case_id,
                     "loan_id": loan_id,
-                    "status": status,
+                    "status": FLAGGED if flagged else status,
+                    "reasons": result.get("reasons", []),
+                    "signals": (result.get("statements") or {}).get("signals", []),
                     "stress": result.get("stress"),
                     "plans": [p.get("kind") for p in result.get("plans", [])],
                     "policy": policy,
@@ -164,7 +193,40 @@ def calculate_case(
             )
         ],
     )
-    return {"case_id": str(case_id), "status": status, **result}
+    return {"case_id": str(case_id), "status": FLAGGED if flagged else status, **result}
+
+
+def clear_flag(
+    uow: UnitOfWork, case_id: int, *, operator: str, note: str, now: datetime
+) -> dict[str, Any]:
+    """An operator reviewed a flagged case's statements: the flag is cleared (audited with the
+    signals and the note), and the loan may be calculated again."""
+    row = _load(uow.connection, case_id, lock=True)
+    if not is_flagged(row):
+        raise _conflict(case_id, shown_status(row), FLAGGED)
+    if not note.strip():
+        raise ValidationError(
+            ErrorCode.INVALID_ARGUMENT,
+            "解除标记需填写核查说明 / clearing a flag needs the operator's note",
+            {"field": "note"},
+        )
+    uow.connection.execute(
+        update(hardship_cases)
+        .where(hardship_cases.c.case_id == case_id)
+        .values(operator=operator, decision_note=note[:500], updated_at=_utc(now))
+    )
+    signals = (row.result.get("statements") or {}).get("signals", [])
+    _audit(
+        uow,
+        now,
+        "hardship.clear_flag",
+        operator,
+        case_id,
+        loan_id=None if row.loan_id is None else int(row.loan_id),
+        signals=[s.get("code") for s in signals],
+        note=note[:500],
+    )
+    return get_case(uow.connection, case_id)
 
 
 def submit(
@@ -201,7 +263,8 @@ def submit(
         .values(
             status="PENDING",
             plan_kind=plan_kind,
-            plan=plans[plan_kind],
+            # The plan as offered, with the script for it (what the agent read to the borrower).
+            plan={**plans[plan_kind], "script": (row.result.get("scripts") or {}).get(plan_kind)},
             consent=kept_consent,
             updated_at=_utc(now),
         )
@@ -223,8 +286,11 @@ def approve(
     now: datetime,
     note: str = "",
     annual_rate: Decimal = Decimal(0),
+    down_payment_reference: str | None = None,
 ) -> dict[str, Any]:
-    """Book the accepted plan: restructure the loan, pause collection, mark the case ACTIVE."""
+    """Book the accepted plan: restructure the loan, pause collection, mark the case ACTIVE.
+    ``down_payment_reference`` is the payment channel's receipt serial for the plan's down
+    payment (required when there is one, refused when there is none, used once only)."""
     row = _load(uow.connection, case_id, lock=True)
     if row.status != "PENDING":
         raise _conflict(case_id, row.status, "PENDING")
@@ -239,13 +305,17 @@ def approve(
             ErrorCode.INVALID_RESTRUCTURE,
             "a plan with a fee per period cannot be booked: restructured loans charge no fees",
         )
+    down_payment = _fen(plan["down_payment"])
+    check_reference(uow.connection, down_payment, down_payment_reference)
     terms = RestructureTerms(
-        down_payment=_fen(plan["down_payment"]),
+        down_payment=down_payment,
         periods=int(plan["periods"]),
         waiver=_fen(plan["waiver"]),
         annual_rate=Decimal(str(plan.get("annual_rate", annual_rate))),
         principal_reduction_allowed=bool(plan.get("principal_reduction_allowed", False)),
         reference=f"hardship:{case_id}",
+        down_payment_reference=down_payment_reference if down_payment else None,
+        expected_debt=priced_debt(row.request),
     )
     booked = restructure(uow, int(row.loan_id), terms, business_date, now)
     set_hardship_plan(uow.connection, int(row.loan_id), True, operator, now)
@@ -270,6 +340,8 @@ def approve(
         loan_id=int(row.loan_id),
         new_principal=booked.new_principal,
         waived=booked.waived,
+        down_payment=booked.down_payment,
+        down_payment_reference=booked.down_payment_reference,
     )
     return get_case(uow.connection, case_id)
 
@@ -289,75 +361,6 @@ def reject(
     )
     _audit(uow, now, "hardship.reject", operator, case_id, note=note[:500])
     return get_case(uow.connection, case_id)
-
-
-DEFAULT_MISSES_ALLOWED = 1
-
-
-def check_plans(uow: UnitOfWork, business_date: date, now: datetime) -> dict[str, int]:
-    """After the end of day closed ``business_date``: an ACTIVE case whose loan missed more plan
-    instalments than the policy allows is BREACHED (collection resumes); one whose loan is
-    settled is COMPLETED (the pause ends). Returns counts."""
-    c, i = hardship_cases.c, instalments.c
-    missed = (
-        select(func.count())
-        .where(
-            i.loan_id == c.loan_id,
-            i.seq >= c.first_plan_seq,
-            i.due_date < business_date,
-            (i.principal_due + i.interest_due + i.fee_due)
-            > (i.principal_paid + i.interest_paid + i.fee_paid),
-        )
-        .scalar_subquery()
-    )
-    rows = uow.connection.execute(
-        select(
-            c.case_id,
-            c.loan_id,
-            c.misses_allowed,
-            loans.c.state,
-            loans.c.borrower_id,
-            missed.label("missed"),
-        )
-        .join(loans, and_(loans.c.loan_id == c.loan_id))
-        .where(c.status == "ACTIVE")
-    ).all()
-    counts = {"checked": len(rows), "breached": 0, "completed": 0}
-    for row in rows:
-        allowed = DEFAULT_MISSES_ALLOWED if row.misses_allowed is None else row.misses_allowed
-        if row.state == "SETTLED":
-            status, breach = "COMPLETED", None
-        elif row.missed > allowed:
-            status = "BREACHED"
-            breach = {
-                "business_date": business_date.isoformat(),
-                "missed": row.missed,
-                "allowed": allowed,
-            }
-        else:
-            continue
-        counts[status.lower()] += 1
-        uow.connection.execute(
-            update(hardship_cases)
-            .where(c.case_id == row.case_id)
-            .values(status=status, breach=breach, updated_at=_utc(now))
-        )
-        set_hardship_plan(uow.connection, int(row.loan_id), False, "system", now)
-        if status == "BREACHED":
-            uow.connection.execute(
-                insert(outbox).values(
-                    borrower_id=row.borrower_id,
-                    loan_id=row.loan_id,
-                    kind="PLAN_BREACHED",
-                    business_date=business_date,
-                    days_past_due=0,
-                    bucket_from=None,
-                    bucket_to=None,
-                    amount=row.missed,
-                )
-            )
-        _audit(uow, now, f"hardship.{status.lower()}", "system", int(row.case_id), breach=breach)
-    return counts
 
 
 def _audit(

@@ -40,6 +40,9 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "summary": ("摘要", "交易摘要", "用途", "附言", "交易类型", "备注", "交易说明"),
 }  # fmt: skip
 _HOLDER = re.compile(r"(?:户名|账户名称|客户姓名|账户名)\s*[:：]\s*([^\s,，:：]+)")
+# The account number as the preamble shows it, often masked (6222********1234): two exports of
+# the same account are recognised by it (statement_signals.cross_file_signals).
+_ACCOUNT = re.compile(r"(?:账号|卡号|账户号码|帐号)\s*[:：]\s*([0-9][0-9*＊xX ]{5,}[0-9])")
 _DATE = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})")
 _COMPACT_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})")
 _OUT_MARKERS = ("借", "支出", "支", "出", "-", "D", "DR")
@@ -64,6 +67,7 @@ class ParsedStatement:
     holder: str | None  # the account holder named in the preamble, if any
     columns: dict[str, str]  # role -> the header it was read from
     rows: tuple[RawRow, ...]
+    account: str | None = None  # the account number in the preamble, as shown (maybe masked)
 
 
 def _invalid(filename: str, message: str, **details: Any) -> ValidationError:
@@ -251,12 +255,15 @@ def parse_statement(filename: str, content: bytes) -> ParsedStatement:
             "(收入金额/支出金额 or 交易金额)",
         )
     header_index, roles = found
-    holder = None
+    holder = account = None
     for row in table[:header_index]:
-        match = _HOLDER.search(" ".join(row))
-        if match:
+        line = " ".join(row)
+        match = _HOLDER.search(line)
+        if match and holder is None:
             holder = match.group(1)
-            break
+        number = _ACCOUNT.search(line)
+        if number and account is None:
+            account = re.sub(r"\s", "", number.group(1)).replace("＊", "*")
     rows = tuple(_rows(filename, table, header_index + 1, roles))
     if not rows:
         raise _invalid(filename, "the statement has no transactions")
@@ -264,4 +271,4 @@ def parse_statement(filename: str, content: bytes) -> ParsedStatement:
         raise _invalid(filename, f"more than {MAX_ROWS} transactions")
     header = table[header_index]
     columns = {role: header[i] for role, i in roles.items()}
-    return ParsedStatement(filename, holder, columns, rows)
+    return ParsedStatement(filename, holder, columns, rows, account)

@@ -16,6 +16,16 @@ avoid all at once:
 - ``ROUND_SALARY_FROM_INDIVIDUAL``: a "salary" in whole hundreds of yuan from what looks like a
   person, not an employer: the classic friend's transfer labelled 工资.
 
+Across the uploaded files (:func:`cross_file_signals`) — the duplicate-row check above sees one
+file only, and the same export uploaded twice (or as CSV and as XLSX) would count its income
+twice:
+
+- ``DUPLICATE_STATEMENT``: every dated row of one file appears in another (same date, amount and
+  running balance — a fingerprint that survives a change of layout).
+- ``OVERLAPPING_STATEMENTS``: two files of the same account — the same account number in the
+  preamble, or at least :data:`SHARED_ROWS_SAME_ACCOUNT` rows in common — whose periods overlap:
+  the overlap would be counted twice (and an edited copy of a month is one way to invent pay).
+
 A signal is evidence for a reviewer, not a verdict; any signal flags the statement and the caller
 blocks the flow.
 """
@@ -44,6 +54,10 @@ _ORGANISATION = re.compile(
 )
 _PERSON = re.compile(r"^[\u4e00-\u9fff][\u4e00-\u9fff*＊]{1,3}$")
 ROUND_SALARY_UNIT = 10_000  # 100 yuan in fen
+# Rows two files must share (date, amount, balance) to be taken for the same account when no
+# account number says so: one shared row can be chance (two accounts at 0.00 after a transfer),
+# three in a row with the same running balances cannot.
+SHARED_ROWS_SAME_ACCOUNT = 3
 
 MESSAGES = {
     "BALANCE_MISMATCH": ("流水余额与交易金额不连续", "running balance does not follow from the amounts"),
@@ -53,6 +67,8 @@ MESSAGES = {
     "SALARY_AMOUNT_ANOMALY": ("工资金额波动异常", "salary amounts vary far beyond the usual"),
     "SALARY_IRREGULAR_DAYS": ("工资发放日期不规律", "salary paid on irregular days of the month"),
     "ROUND_SALARY_FROM_INDIVIDUAL": ("个人转入的整数“工资”", "round-number salary from an individual"),
+    "DUPLICATE_STATEMENT": ("同一份流水重复上传", "the same statement uploaded more than once"),
+    "OVERLAPPING_STATEMENTS": ("同一账户的流水期间重叠", "statements of one account cover overlapping periods"),
 }  # fmt: skip
 
 
@@ -209,4 +225,58 @@ def find_signals(
     signals = [s for s in (balance_signal(statement), duplicate_signal(statement)) if s]
     signals += date_signals(statement, evidence, as_of)
     signals += salary_signals(statement.filename, salaries, evidence)
+    return signals
+
+
+Fingerprint = tuple[date, int, int]  # date, signed amount, running balance
+
+
+def _fingerprints(statement: ParsedStatement) -> dict[Fingerprint, list[int]]:
+    """Dated rows with a balance by (date, amount, balance) -> their lines."""
+    prints: dict[Fingerprint, list[int]] = {}
+    for row in statement.rows:
+        if row.when is not None and row.balance is not None:
+            prints.setdefault((row.when, row.amount, row.balance), []).append(row.line)
+    return prints
+
+
+def _period(statement: ParsedStatement) -> tuple[date, date] | None:
+    dates = [r.when for r in statement.rows if r.when is not None]
+    return (min(dates), max(dates)) if dates else None
+
+
+def _pair_signal(first: ParsedStatement, second: ParsedStatement) -> Signal | None:
+    """What ``second`` repeats of ``first`` (the signal names ``second``, the later upload)."""
+    a, b = _fingerprints(first), _fingerprints(second)
+    shared = [key for key in b if key in a]
+    shared_lines = tuple(sorted(line for key in shared for line in b[key]))
+    details: dict[str, Any] = {"same_as": first.filename, "shared_rows": len(shared_lines)}
+    rows_a, rows_b = sum(map(len, a.values())), sum(map(len, b.values()))
+    if shared and len(shared_lines) == min(rows_a, rows_b):
+        return Signal("DUPLICATE_STATEMENT", second.filename, shared_lines, details)
+    same_account = (first.account is not None and first.account == second.account) or (
+        len(shared_lines) >= SHARED_ROWS_SAME_ACCOUNT
+    )
+    span_a, span_b = _period(first), _period(second)
+    if not same_account or span_a is None or span_b is None:
+        return None
+    start, end = max(span_a[0], span_b[0]), min(span_a[1], span_b[1])
+    if start > end:
+        return None  # consecutive exports of one account: the ordinary way to cover months
+    lines = tuple(r.line for r in second.rows if r.when is not None and start <= r.when <= end)
+    details.update(overlap={"start": start.isoformat(), "end": end.isoformat()})
+    if first.account is not None and first.account == second.account:
+        details["account"] = first.account
+    return Signal("OVERLAPPING_STATEMENTS", second.filename, lines, details)
+
+
+def cross_file_signals(statements: Sequence[ParsedStatement]) -> list[Signal]:
+    """Signals between every pair of uploaded files (see the module docstring)."""
+    signals = []
+    for j, second in enumerate(statements):
+        for first in statements[:j]:
+            found = _pair_signal(first, second)
+            if found is not None:
+                signals.append(found)
+                break  # one signal per repeated file is enough for a reviewer
     return signals

@@ -3,7 +3,9 @@
 1. **Parse** each export (:mod:`lendcore.hardship.statement_parse`).
 2. **Check** the raw rows for forgery signals (:mod:`lendcore.hardship.statement_signals`):
    a statement that was edited rarely keeps its running balance, dates and salary pattern
-   consistent. Any signal flags the analysis; the caller blocks the flow.
+   consistent; across files, the same statement uploaded twice or two exports of one account
+   over overlapping periods would count income twice. Any signal flags the analysis; the
+   caller blocks the flow.
 3. **Clean**: drop reversals (冲正/撤销 and the entry they undo) and internal transfers — money
    moved between the borrower's own accounts is neither income nor spending (the counterparty is
    the holder, 本人/同名, or the same amount leaves one uploaded account and reaches another
@@ -27,7 +29,7 @@ from typing import Any
 
 from lendcore.hardship.policy import Evidence
 from lendcore.hardship.statement_parse import ParsedStatement, RawRow, parse_statement
-from lendcore.hardship.statement_signals import Signal, find_signals
+from lendcore.hardship.statement_signals import Signal, cross_file_signals, find_signals
 from lendcore.kernel.money import Rounding, format_major, round_ratio
 
 DAYS_PER_YEAR = 365
@@ -257,6 +259,7 @@ def analyse(
             if t.filename == statement.filename and t.category is Category.SALARY
         ]
         signals += find_signals(statement, salaries, evidence, as_of=as_of)
+    signals += cross_file_signals(parsed)
     dates = [r.when for _, r in rows if r.when is not None]
     start, end = (min(dates), max(dates)) if dates else (None, None)
     days = (end - start).days + 1 if start is not None and end is not None else 0

@@ -7,11 +7,16 @@ names, so a case records exactly which numbers priced it.
 
 A draft (``draft: true``, what ``lendcore hardship import-policy`` writes) is refused: a person
 reviews it, completes it and removes the flag before it can price anything.
+
+One broken file must not hide the others: listing and querying skip a file that does not load
+and report it (``invalid``, and a warning in the log the first time each version of it is
+seen), while asking for that policy by id still fails with its error.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +30,8 @@ from lendcore.hardship.policy import ExpenseTable, HardshipPolicy
 from lendcore.kernel.errors import ErrorCode, ValidationError
 from lendcore.kernel.money import format_major
 from lendcore.products.loader import policies_dir
+
+log = logging.getLogger("lendcore.hardship.policies")
 
 
 def hardship_dir() -> Path:
@@ -110,6 +117,7 @@ class PolicyStore:
         self._cache: dict[Path, _Cached] = {}
         self._loaded: dict[Path, LoadedPolicy] = {}
         self._lock = threading.Lock()
+        self._reported: set[tuple[str, str]] = set()  # (file, message) already logged
 
     @property
     def directory(self) -> Path:
@@ -130,7 +138,30 @@ class PolicyStore:
         return self._load(self.directory / f"{policy_id}.yaml")
 
     def all(self) -> list[LoadedPolicy]:
-        return [self._load(self.directory / f"{policy_id}.yaml") for policy_id in self.ids()]
+        """Every policy that loads (see :meth:`load_all` for the ones that do not)."""
+        return self.load_all()[0]
+
+    def load_all(self) -> tuple[list[LoadedPolicy], list[dict[str, str]]]:
+        """The policies that load, and ``{id, file, code, message}`` for each that does not."""
+        loaded, invalid = [], []
+        for policy_id in self.ids():
+            try:
+                loaded.append(self._load(self.directory / f"{policy_id}.yaml"))
+            except ValidationError as exc:
+                invalid.append(
+                    {
+                        "id": policy_id,
+                        "file": f"{policy_id}.yaml",
+                        "code": str(exc.code),
+                        "message": exc.message,
+                    }
+                )
+                key = (policy_id, exc.message)
+                if key not in self._reported:
+                    with self._lock:
+                        self._reported.add(key)
+                    log.warning("hardship policy %s skipped: %s", policy_id, exc.message)
+        return loaded, invalid
 
     def query(
         self,
@@ -140,11 +171,27 @@ class PolicyStore:
         product: str | None = None,
         days_past_due: int | None = None,
     ) -> list[dict[str, Any]]:
-        """Policy summaries matching every given filter. ``product`` matches the product's own
-        policies and the platform ones (which cover every product); ``days_past_due`` keeps the
-        policies under which a case that far past due is eligible."""
+        """Policy summaries matching every given filter (files that do not load are skipped:
+        :meth:`search` reports them)."""
+        return self.search(
+            policy_id=policy_id, scope=scope, product=product, days_past_due=days_past_due
+        )[0]
+
+    def search(
+        self,
+        *,
+        policy_id: str | None = None,
+        scope: str | None = None,
+        product: str | None = None,
+        days_past_due: int | None = None,
+    ) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+        """Policy summaries matching every given filter, and the files that did not load.
+        ``product`` matches the product's own policies and the platform ones (which cover every
+        product); ``days_past_due`` is a case's days past due: it keeps the policies under which
+        that case is eligible."""
         rows = []
-        for loaded in self.all():
+        every, invalid = self.load_all()
+        for loaded in every:
             p = loaded.policy
             if policy_id is not None and p.id != policy_id:
                 continue
@@ -155,7 +202,9 @@ class PolicyStore:
             if days_past_due is not None and days_past_due <= p.eligibility.days_past_due_over:
                 continue
             rows.append(loaded.summary())
-        return rows
+        if policy_id is not None:
+            invalid = [i for i in invalid if i["id"] == policy_id]
+        return rows, invalid
 
     # ---- loading ------------------------------------------------------------------------
 

@@ -12,7 +12,16 @@ The entry, kind ``RESTRUCTURE``:
     Dr hardship concessions  / Cr each receivable       the waiver: penalty -> interest -> fee
                                                         (-> principal, only if the policy allows)
     Dr principal receivable  / Cr interest, fee, penalty receivable   what is left, capitalised
+
+and, when the plan has a down payment, a second entry, kind ``DOWN_PAYMENT``, whose reference is
+the payment channel's receipt serial (required: cash is never booked without the receipt that
+proves it arrived, and the receipt is what the channel's statement is reconciled against):
+
     Dr funding cash          / Cr principal receivable  the down payment received
+
+A plan priced on an earlier debt is refused (``CASE_STALE``) when the caller passes the debt it
+was priced on and the loan owes something else now (a month of end-of-day penalty changes the
+instalment): the borrower agreed to that plan, not to another one.
 
 So after it the loan owes only principal: the restructured balance, repaid over the plan's new
 instalments. Old instalments keep their history; what they still owed is closed by the
@@ -34,7 +43,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 
 from lendcore.batch.tables import outbox
-from lendcore.kernel.errors import ErrorCode, ValidationError
+from lendcore.kernel.errors import ErrorCode, PolicyViolation, ValidationError
 from lendcore.kernel.rates import format_rate
 from lendcore.ledger.accounts import Account
 from lendcore.ledger.model import Entry
@@ -89,6 +98,8 @@ class RestructureTerms:
     method: Method = Method.EQUAL_INSTALLMENT
     principal_reduction_allowed: bool = False
     reference: str | None = None  # the hardship case
+    down_payment_reference: str | None = None  # the payment channel's receipt serial
+    expected_debt: Debt | None = None  # the debt the plan was priced on; None: not checked
 
 
 @dataclass(frozen=True)
@@ -104,9 +115,11 @@ class RestructureResult:
     journal_seq: int
     first_seq: int
     instalments: list[dict[str, Any]] = field(default_factory=list)
+    down_payment_reference: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "down_payment_reference": self.down_payment_reference,
             "loan_id": self.loan_id,
             "debt": self.debt.to_dict(),
             "waived": dict(self.waived),
@@ -199,9 +212,23 @@ def restructure(
             "apply the loan's overpayment before restructuring it", overpayment=loan.overpayment
         )
     debt = loan_debt(loan)
+    if terms.expected_debt is not None and debt != terms.expected_debt:
+        raise PolicyViolation(
+            ErrorCode.CASE_STALE,
+            "贷款欠款已变化，方案需重新测算 / the loan's debt changed since the plan was priced: "
+            "recalculate the case",
+            {"priced_on": terms.expected_debt.to_dict(), "owed_now": debt.to_dict()},
+        )
     waived = split_waiver(debt, terms.waiver, terms.principal_reduction_allowed)
     if terms.down_payment < 0:
         raise _refuse("a down payment cannot be negative", down_payment=terms.down_payment)
+    if terms.down_payment and not terms.down_payment_reference:
+        raise ValidationError(
+            ErrorCode.DOWN_PAYMENT_REFERENCE_REQUIRED,
+            "首付款需提供支付渠道回单号 / a down payment needs the payment channel's receipt "
+            "reference (down_payment_reference)",
+            {"down_payment": terms.down_payment},
+        )
     capitalised = sum(getattr(debt, c) - waived.get(c, 0) for c in ("interest", "fee", "penalty"))
     new_principal = debt.total - terms.waiver - terms.down_payment
     if new_principal <= 0:
@@ -220,9 +247,14 @@ def restructure(
     for component in ("interest", "fee", "penalty"):
         left = getattr(debt, component) - waived.get(component, 0)
         entry.move(Account.PRINCIPAL_RECEIVABLE, _RECEIVABLE[component], left)
-    entry.move(Account.FUNDING_CASH, Account.PRINCIPAL_RECEIVABLE, terms.down_payment)
-    seq = loan.journal_seq + 1
-    post_entry(uow.connection, loan.borrower_id, loan_id, seq, entry, now)
+    seq = loan.journal_seq
+    if post_entry(uow.connection, loan.borrower_id, loan_id, seq + 1, entry, now):
+        seq += 1
+    if terms.down_payment:
+        cash = Entry("DOWN_PAYMENT", business_date, terms.down_payment_reference)
+        cash.move(Account.FUNDING_CASH, Account.PRINCIPAL_RECEIVABLE, terms.down_payment)
+        seq += 1
+        post_entry(uow.connection, loan.borrower_id, loan_id, seq, cash, now)
 
     rows = load_instalments(uow, loan.borrower_id, loan_id)
     for row in rows:  # close what the old schedule still owed: the restructure took it over
@@ -320,4 +352,5 @@ def restructure(
         seq,
         first_seq,
         new_rows,
+        terms.down_payment_reference if terms.down_payment else None,
     )

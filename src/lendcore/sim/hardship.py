@@ -2,19 +2,27 @@
 booked through the real case service, kept or broken.
 
 A borrower whose behaviour is ``defaulter`` stopped paying because they could not; when their
-loan first reaches the early-hardship policy's threshold (31 days past due,
-``policies/hardship/early.yaml``), the :class:`HardshipDesk` reaches
+loan first passes the early-hardship policy's threshold (``policies/hardship/early.yaml``: the
+day after ``days_past_due_over``, read from the policy), the :class:`HardshipDesk` reaches
 :data:`REACHED_SHARE` of them and runs the real calculation for them
-(:func:`lendcore.hardship.service.calculate_case`: the ledger's debt, a declared income, the
-city's expense baseline, the stress test). When plans come back, :data:`TAKE_UP_SHARE` of the
-borrowers take one (the plan they pick: balanced mostly, conservative or aggressive otherwise),
-consent on a recorded call, and a supervisor approves: the loan is restructured and collection
-pauses. Whether they keep the plan is drawn from the plan's own success probability; a borrower
-who will not keep it pays a few instalments and stops, so the end-of-day plan check breaches it.
+(:func:`lendcore.hardship.service.calculate_case`: the ledger's debt, a declared income and
+savings, the city's expense baseline, the stress test). When plans come back,
+:data:`TAKE_UP_SHARE` of the borrowers take one (balanced mostly, conservative or aggressive
+otherwise) — one whose down payment their savings cover; a borrower who cannot pay any plan's
+down payment declines. They consent on a recorded call, pay the down payment (the desk books it
+against the payment channel's receipt serial) and a supervisor approves: the loan is
+restructured and collection pauses.
 
-Counts for the report: cases, ineligible by reason, plans offered, taken up, and at the end of
-the run active (performing), completed (repaid) and breached — the cure rate is
-(active + completed) / taken up. Reproducible: every draw comes from the borrower's own seeded
+Whether they keep the plan comes from their own simulated cash, month by month
+(:mod:`lendcore.sim.hardship_behaviour`: income, spending, job loss, pay cuts, medical bills),
+against the plan's instalments — never from the engine's success estimate, so the outcome can
+show the engine wrong. The end-of-day's plan check (run by ``run_eod`` once the day is closed)
+breaches a plan with too many misses.
+
+Counts for the report: cases, ineligible by reason, plans offered, taken up, declined for the
+down payment, and at the end of the run, separately: completed (repaid: cured), breached, and
+still performing; the cure rate is completed / taken up, next to the engine's mean predicted
+success for the plans taken. Reproducible: every draw comes from the borrower's own seeded
 random stream and the stress test is seeded by the case id.
 """
 
@@ -30,13 +38,18 @@ from sqlalchemy import Engine, select
 
 from lendcore.hardship import service
 from lendcore.hardship.api_support import calculator
+from lendcore.hardship.store import default_store
 from lendcore.hardship.tables import hardship_cases
 from lendcore.kernel.clock import FixedClock
+from lendcore.kernel.money import format_major, parse_major
 from lendcore.sim.behaviour import Payment, Profile
+from lendcore.sim.hardship_behaviour import Household, plan_payments
 from lendcore.store.db import UnitOfWork
 
-POLICY = "early"  # policies/hardship/early.yaml: plans from 31 days past due
-OFFER_AT_DPD = 31
+POLICY = "early"  # policies/hardship/early.yaml
+# The policy says from when a borrower is eligible ("over N days past due"): offer on day N + 1.
+DAYS_PAST_DUE_OVER = default_store().get(POLICY).policy.eligibility.days_past_due_over
+OFFER_AT_DPD = DAYS_PAST_DUE_OVER + 1
 REACHED_SHARE = 0.7  # borrowers the desk manages to talk to
 TAKE_UP_SHARE = 0.75  # of those offered plans, who accept one
 CHOICE = (("balanced", 0.6), ("conservative", 0.3), ("aggressive", 0.1))
@@ -49,21 +62,36 @@ class HardshipStats:
     ineligible: Counter[str] = field(default_factory=Counter)  # first reason code
     offered: int = 0
     taken_up: int = 0
+    declined_down_payment: int = 0  # offered plans, but savings cover no plan's down payment
     plans: Counter[str] = field(default_factory=Counter)
+    predicted_success: list[float] = field(default_factory=list)  # of the plans taken
     statuses: Counter[str] = field(default_factory=Counter)  # at the end of the run
 
     def to_dict(self) -> dict[str, Any]:
-        taken = max(self.taken_up, 1)
-        cured = self.statuses["ACTIVE"] + self.statuses["COMPLETED"]
+        def rate(count: int) -> float | None:
+            return round(count / self.taken_up, 4) if self.taken_up else None
+
+        predicted = self.predicted_success
         return {
+            "policy": {"id": POLICY, "days_past_due_over": DAYS_PAST_DUE_OVER},
             "cases": self.cases,
             "ineligible": dict(self.ineligible.most_common()),
             "offered": self.offered,
             "taken_up": self.taken_up,
+            "declined_down_payment": self.declined_down_payment,
             "take_up_rate": round(self.taken_up / max(self.offered, 1), 4),
             "plans": dict(sorted(self.plans.items())),
             "end_status": dict(sorted(self.statuses.items())),
-            "cure_rate": round(cured / taken, 4) if self.taken_up else None,
+            "completed": self.statuses["COMPLETED"],
+            "breached": self.statuses["BREACHED"],
+            "performing": self.statuses["ACTIVE"],
+            # Only a repaid plan is cured; a running one may still break.
+            "cure_rate": rate(self.statuses["COMPLETED"]),
+            "breach_rate": rate(self.statuses["BREACHED"]),
+            "performing_rate": rate(self.statuses["ACTIVE"]),
+            "mean_predicted_success": (
+                round(sum(predicted) / len(predicted), 4) if predicted else None
+            ),
         }
 
 
@@ -91,10 +119,12 @@ class HardshipDesk:
             self._seen.add(loan_id)
             if rng.random() >= REACHED_SHARE:
                 continue
+            household = Household.draw(rng.randrange(*INCOME_YUAN) * 100, rng)
             request = {
                 "loan_id": loan_id,
                 "policy": POLICY,
-                "monthly_net_income": f"{rng.randrange(*INCOME_YUAN)}.00",
+                "monthly_net_income": format_major(household.income),
+                "liquid_funds": format_major(household.savings),
                 "city": city,
                 "household_size": rng.randrange(1, 4),
                 "proof_of_hardship": True,
@@ -110,8 +140,18 @@ class HardshipDesk:
             self.stats.offered += 1
             if rng.random() >= TAKE_UP_SHARE:
                 continue
-            kind = rng.choices([k for k, _ in CHOICE], weights=[w for _, w in CHOICE])[0]
-            plan = next(p for p in case["plans"] if p["kind"] == kind)
+            affordable = {
+                p["kind"]: p
+                for p in case["plans"]
+                if parse_major(p["down_payment"]) <= household.savings
+            }
+            choice = [(k, w) for k, w in CHOICE if k in affordable]
+            if not choice:
+                self.stats.declined_down_payment += 1
+                continue
+            kind = rng.choices([k for k, _ in choice], weights=[w for _, w in choice])[0]
+            plan = affordable[kind]
+            down_payment = parse_major(plan["down_payment"])
             case_id = int(case["case_id"])
             with UnitOfWork(self.engine) as uow:
                 service.submit(
@@ -123,24 +163,29 @@ class HardshipDesk:
                     now=now,
                 )
                 booked = service.approve(
-                    uow, case_id, operator="sim-supervisor", business_date=day, now=now
+                    uow,
+                    case_id,
+                    operator="sim-supervisor",
+                    business_date=day,
+                    now=now,
+                    # The desk books a down payment only against the channel's receipt.
+                    down_payment_reference=f"SIM-DP-{case_id}" if down_payment else None,
                 )
                 uow.commit()
             self.stats.taken_up += 1
             self.stats.plans[kind] += 1
-            schedule = booked["restructure"]["schedule"]
-            keeps = rng.random() < float(plan["success_probability"])
-            paid = len(schedule) if keeps else rng.randrange(0, max(1, len(schedule) // 2))
-            for instalment in schedule[:paid]:
-                due = date.fromisoformat(instalment["due_date"])
-                payments.append((loan_id, Payment(due, int(instalment["seq"]))))
+            self.stats.predicted_success.append(float(plan["success_probability"]))
+            schedule = [
+                (
+                    int(i["seq"]),
+                    date.fromisoformat(i["due_date"]),
+                    int(i["principal"]) + int(i["interest"]) + int(i["fee"]),
+                )
+                for i in booked["restructure"]["schedule"]
+            ]
+            for payment in plan_payments(household, down_payment, schedule, rng):
+                payments.append((loan_id, payment))
         return payments
-
-    def check(self, day: date, now: datetime) -> None:
-        """After the end of day: breaches and completions (as ``lendcore eod`` does)."""
-        with UnitOfWork(self.engine) as uow:
-            service.check_plans(uow, day, now)
-            uow.commit()
 
     def finish(self) -> HardshipStats:
         with self.engine.connect() as connection:

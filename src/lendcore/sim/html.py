@@ -241,7 +241,12 @@ def hardship_rows(hardship: dict[str, Any]) -> list[tuple[str, str]]:
     ineligible = ", ".join(f"{k} {n}" for k, n in hardship["ineligible"].items()) or "—"
     plans = ", ".join(f"{k} {n}" for k, n in hardship["plans"].items()) or "—"
     status = ", ".join(f"{k} {n}" for k, n in hardship["end_status"].items()) or "—"
-    cure = hardship["cure_rate"]
+
+    def share(count_key: str, rate_key: str) -> str:
+        rate = hardship[rate_key]
+        return f"{hardship[count_key]} ({'—' if rate is None else percent(rate)})"
+
+    predicted = hardship["mean_predicted_success"]
     return [
         ("测算案件 Cases calculated", str(hardship["cases"])),
         ("不符合 Ineligible (reason)", ineligible),
@@ -250,9 +255,19 @@ def hardship_rows(hardship: dict[str, Any]) -> list[tuple[str, str]]:
             "接受并重组 Taken up and restructured",
             f"{hardship['taken_up']} ({percent(hardship['take_up_rate'])})",
         ),
+        (
+            "首付不足 Declined: savings below every down payment",
+            str(hardship["declined_down_payment"]),
+        ),
         ("所选方案 Plans chosen", plans),
         ("期末状态 Case status at the end", status),
-        ("治愈率 Cure rate (performing or repaid)", "—" if cure is None else percent(cure)),
+        ("治愈（已还清）Cured: plan repaid", share("completed", "cure_rate")),
+        ("违约 Breached", share("breached", "breach_rate")),
+        ("仍在履行 Still performing (may yet break)", share("performing", "performing_rate")),
+        (
+            "引擎预测成功率 Engine's mean predicted success",
+            "—" if predicted is None else percent(predicted),
+        ),
     ]
 
 

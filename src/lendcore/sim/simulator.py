@@ -224,12 +224,11 @@ class Simulator:
         )
 
     def _negotiate(self, day: date, clock: FixedClock) -> None:
-        """After the end of day: the plan check, then plans for loans that just crossed the
-        hardship policy's threshold."""
+        """After the end of day (whose completion step checked the plans): plans for loans
+        that just crossed the hardship policy's threshold."""
         assert self.hardship is not None
         # After the day's calls (the desk stops at 20:30) and its end of day.
         now = datetime.combine(day, NEGOTIATION_TIME, clock.timezone)
-        self.hardship.check(day + timedelta(days=1), now)
         with self.engine.connect() as connection:
             crossed = connection.execute(
                 select(loans.c.loan_id, loans.c.borrower_id).where(

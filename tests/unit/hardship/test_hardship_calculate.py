@@ -2,6 +2,7 @@
 
 import copy
 from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 from hardship_builders import (
@@ -168,3 +169,60 @@ def test_bad_input_is_refused_with_a_machine_readable_code(changes, code, fragme
     with pytest.raises(ValidationError, match=fragment) as caught:
         calculate(request(**changes), STORE, seed=1)
     assert caught.value.code is code
+
+
+def test_every_plan_gets_its_own_script():
+    result = calculate(request(), STORE, seed=7, as_of=date(2026, 3, 1))
+    assert set(result["scripts"]) == {"aggressive", "balanced", "conservative"}
+    for plan in result["plans"]:
+        script = result["scripts"][plan["kind"]]
+        assert script["plan"] == plan["kind"]
+        assert plan["installment"] in script["zh"] and plan["installment"] in script["en"]
+    assert result["script"] == result["scripts"]["balanced"]
+
+
+def _worked_example_section():
+    from hardship_builders import REPO
+
+    text = (REPO / "docs" / "concepts" / "hardship.md").read_text(encoding="utf-8")
+    return text.split("## Worked example", 1)[1].split("\n## ", 1)[0]
+
+
+def _yuan(text):
+    return text.replace(",", "").strip()
+
+
+def test_the_docs_worked_example_is_what_the_engine_computes():
+    """docs/concepts/hardship.md's worked example, table and figures, from the engine: the
+    request the text describes (REQUEST above), default policy, seed 7."""
+    import re
+
+    section = _worked_example_section()
+    assert "120 days past due" in section and "seed 7" in section
+    result = calculate(request(), STORE, seed=7, as_of=date(2026, 3, 1))
+    ability, stress = result["ability"], result["stress"]
+    assert f"= {ability['ability_score'][:-3]}; surplus {ability['surplus'][:-3]}" in section
+    assert f"instalment cap {int(Decimal(ability['max_installment'])):,}" in section
+    assert f"{stress['default_probability'] * 100:.1f}% of paths: **{stress['level']}**" in section
+    floor = result["plans"][0]["repayment_floor"]
+    assert re.search(rf"Waiver floor: .* = {int(Decimal(floor)):,}\.", section)
+    rows = {
+        cells[0]: cells[1:]
+        for line in section.splitlines()
+        if line.startswith("| ")
+        and (cells := [c.strip() for c in line.strip("|").split("|")])
+        and cells[0] in ("aggressive", "balanced", "conservative")
+    }
+    assert set(rows) == {"aggressive", "balanced", "conservative"}
+    for plan in result["plans"]:
+        down, periods, installment, waiver, total, success, pv = rows[plan["kind"]]
+        assert Decimal(_yuan(down)) == Decimal(plan["down_payment"])
+        assert int(periods) == plan["periods"]
+        assert _yuan(installment) == plan["installment"]
+        assert Decimal(_yuan(waiver)) == Decimal(plan["waiver"])
+        assert _yuan(total) == plan["total_repayment"]
+        percent = (Decimal(str(plan["success_probability"])) * 100).quantize(
+            Decimal("0.1"), ROUND_HALF_UP
+        )
+        assert success == f"{percent}%"
+        assert _yuan(pv) == plan["recovery_pv"]

@@ -153,3 +153,28 @@ def test_city_baseline_is_the_minimum_living_standard_times_the_multiplier():
     assert table.baseline_per_person("北京市") == ("北京", 217_500)
     assert table.baseline_per_person("Beijing") == ("北京", 217_500)
     assert table.baseline_per_person("拉萨") == ("default", 135_000)  # 900.00 x 1.5
+
+
+def _with_a_broken_file(tmp_path):
+    write_policy(tmp_path, default_policy_data())
+    (tmp_path / "broken.yaml").write_text("id: broken\nwaiver: [unclosed\n", encoding="utf-8")
+    return PolicyStore(tmp_path)
+
+
+def test_a_broken_policy_file_is_skipped_and_reported_by_the_query(tmp_path, caplog):
+    store = _with_a_broken_file(tmp_path)
+    with caplog.at_level("WARNING", logger="lendcore.hardship.policies"):
+        rows, invalid = store.search()
+        store.search()
+    assert [r["id"] for r in rows] == ["default"]
+    assert [(i["id"], i["code"]) for i in invalid] == [("broken", "INVALID_HARDSHIP_POLICY")]
+    assert [r["id"] for r in store.query()] == ["default"]
+    assert len([r for r in caplog.records if "broken" in r.getMessage()]) == 1  # logged once
+
+
+def test_asking_for_a_broken_policy_by_id_still_fails_clearly(tmp_path):
+    store = _with_a_broken_file(tmp_path)
+    with pytest.raises(ValidationError) as raised:
+        store.get("broken")
+    assert raised.value.code == ErrorCode.INVALID_HARDSHIP_POLICY
+    assert "broken.yaml" in raised.value.message

@@ -272,3 +272,66 @@ def test_footer_lines_below_the_table_are_not_transactions():
     content += "温馨提示：本明细仅供参考,,,,,\n打印时间,,,,,\n"
     parsed = parse_statement("s.csv", content.encode("utf-8"))
     assert len(parsed.rows) == 8
+
+
+# ---- signals across files ------------------------------------------------------------------
+
+
+def _opening_after(txs, opening=500_000):
+    return opening + sum(t.amount for t in txs)
+
+
+@pytest.mark.parametrize(
+    "second",
+    [lambda t: ("again.csv", csv_split(t)), lambda t: ("same.xlsx", xlsx(t))],
+    ids=["same-file-twice", "csv-and-xlsx"],
+)
+def test_the_same_statement_uploaded_twice_is_flagged(second):
+    txs = clean_transactions()
+    analysis = run([("s.csv", csv_split(txs)), second(txs)])
+    assert "DUPLICATE_STATEMENT" in codes(analysis)
+    signal = next(s for s in analysis.signals if s.code == "DUPLICATE_STATEMENT")
+    assert signal.details["same_as"] == "s.csv" and signal.details["shared_rows"] == len(txs)
+
+
+def test_two_exports_of_one_account_over_overlapping_months_are_flagged():
+    txs = clean_transactions(months=4)
+    january_to_march, february_to_april = txs[:24], txs[8:]
+    analysis = run(
+        [
+            ("q1.csv", csv_signed(january_to_march)),
+            ("feb-apr.csv", csv_signed(february_to_april, opening=_opening_after(txs[:8]))),
+        ]
+    )
+    assert "OVERLAPPING_STATEMENTS" in codes(analysis)
+    signal = next(s for s in analysis.signals if s.code == "OVERLAPPING_STATEMENTS")
+    assert signal.details["overlap"] == {"start": "2026-02-03", "end": "2026-03-25"}
+
+
+def test_the_same_account_number_over_overlapping_months_is_flagged_even_if_rows_differ():
+    txs = clean_transactions()
+    edited = [shift(t, amount=t.amount * 2) if t.summary == "代发工资" else t for t in txs]
+    analysis = run([("a.csv", csv_split(txs)), ("b.csv", csv_split(edited, opening=1))])
+    signal = next(s for s in analysis.signals if s.code == "OVERLAPPING_STATEMENTS")
+    assert signal.details["account"] == "6222********1234"
+
+
+def test_consecutive_exports_of_one_account_are_not_flagged():
+    txs = clean_transactions(months=6)
+    analysis = run(
+        [
+            ("h1.csv", csv_split(txs[:24])),
+            ("h2.csv", csv_split(txs[24:], opening=_opening_after(txs[:24]))),
+        ],
+        as_of=date(2026, 7, 1),
+    )
+    assert not analysis.flagged, analysis.signals
+    assert analysis.monthly_net_income == SALARY
+
+
+def test_two_accounts_over_the_same_months_are_not_flagged():
+    spending = [Tx(date(2026, 1, d), -12_300, "超市消费", "某某超市") for d in (4, 11, 18)]
+    analysis = run(
+        [("salary.csv", csv_signed(clean_transactions())), ("card.csv", csv_signed(spending))]
+    )
+    assert not {"DUPLICATE_STATEMENT", "OVERLAPPING_STATEMENTS"} & codes(analysis)
