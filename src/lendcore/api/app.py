@@ -9,7 +9,15 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from lendcore import __version__
-from lendcore.api import collections, decisions, errors, negotiation, rules, servicing
+from lendcore.api import (
+    collections,
+    decisions,
+    errors,
+    investigations,
+    negotiation,
+    rules,
+    servicing,
+)
 from lendcore.store.db import make_engine
 from lendcore.store.migrate import upgrade
 
@@ -37,6 +45,7 @@ def create_app(engine: Engine | None = None, migrate: bool = True) -> FastAPI:
     errors.install(app)
     app.include_router(servicing.router)
     app.include_router(collections.router)
+    app.include_router(investigations.router)
     app.include_router(decisions.router)
     app.include_router(negotiation.router)
     app.include_router(rules.router)

@@ -13,6 +13,7 @@ from lendcore.cli import (  # noqa: F401
     decision_cmd,
     demo_cmd,
     hardship_cmd,
+    investigations_cmd,
     model_cmd,
     schedule_cmd,
     servicing_cmd,
