@@ -36,10 +36,22 @@ def test_cli_simulate_reports_zero_violations(tmp_path, monkeypatch, capsys):
     assert report["checker"]["violations"] == 0 and report["audit"]["verified"]
 
 
-def test_cli_simulate_runs_on_sqlite_only(monkeypatch):
+def test_cli_simulate_database_is_a_sqlite_file_and_database_url_postgresql(monkeypatch):
     with pytest.raises(SystemExit) as exit_:
         _run(monkeypatch, "collections", "simulate", "--database", "postgresql://x/y")
     assert exit_.value.code == 2
+    with pytest.raises(SystemExit) as exit_:
+        _run(monkeypatch, "collections", "simulate", "--database-url", "sqlite:///x.db")
+    assert exit_.value.code == 2
+
+
+def test_cli_simulate_on_postgresql_with_the_us_pack(postgres_url, monkeypatch, capsys):
+    _run(monkeypatch, "collections", "simulate", "--loans", "20", "--days", "2", "--seed", "1",
+         "--agents", "3", "--pack", "us-regf", "--json",
+         "--database-url", postgres_url)  # fmt: skip
+    report = json.loads(capsys.readouterr().out)
+    assert report["pack"] == "us-regf" and report["attempts"] > 0
+    assert report["checker"]["violations"] == 0 and report["audit"]["verified"]
 
 
 def test_cli_restore_agent_lifts_a_suspension(engine, db_url, monkeypatch, capsys):

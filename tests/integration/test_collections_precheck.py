@@ -11,6 +11,7 @@ from lendcore.collections.context import AttemptRequest, Purpose
 from lendcore.collections.model import CallType, Channel, Party
 from lendcore.collections.service import check_and_reserve, precheck, precheck_many
 from lendcore.collections.simulate import SimulationConfig, simulate
+from lendcore.collections.simulate_portfolio import SimulationCases
 from lendcore.collections.tables import collection_attempts
 from lendcore.servicing.tables import loans
 from lendcore.store.db import UnitOfWork
@@ -45,14 +46,17 @@ def _requests(loan_ids, moments):
         for loan_id in loan_ids
         for moment in moments
         for party, channel, contact, purpose in kinds
-        for agent in ("worklist", "agent-001")
+        for agent in ("worklist", "desk-001")
     ]
 
 
 def test_precheck_many_agrees_with_precheck_on_every_request(engine):
     # A call log with history of every kind: an aggressive dialler's three days (answered,
     # unanswered, refused, invalid numbers, SMS, denials, a suspended agent)...
-    simulate(engine, SimulationConfig(loans=25, days=3, seed=11, agents=3, campaign_share=0.6))
+    # (No investigation cases and no cures: a contact of a loan not overdue would suspend desk-001.)
+    no_investigations = SimulationCases(investigation_share=0, unauthorised_share=0)
+    simulate(engine, SimulationConfig(loans=25, days=3, seed=11, agents=3, campaign_share=0.6,
+                                      cure_chance=0, cases=no_investigations))  # fmt: skip
     ctx = make_context()
     with engine.connect() as connection:
         loan_ids = [int(i) for i in connection.execute(select(loans.c.loan_id)).scalars()]
@@ -63,7 +67,7 @@ def test_precheck_many_agrees_with_precheck_on_every_request(engine):
     reservations = sorted(_requests(loan_ids, [morning]), key=lambda r: r.party is Party.BORROWER)
     with UnitOfWork(engine) as uow:
         for request in reservations:
-            if request.agent_id == "agent-001" and request.channel is Channel.CALL:
+            if request.agent_id == "desk-001" and request.channel is Channel.CALL:
                 check_and_reserve(uow, request, ctx)
         uow.commit()
     with engine.connect() as connection:

@@ -1,7 +1,8 @@
 """Builders shared by the collections integration tests (this module holds no tests).
 
-Loans are inserted as rows with the days past due a test needs (``simulate.loan_row``): the gate
-service reads DPD and state, not how they came about. One test builds its loan through the real
+Loans are inserted as rows with the days past due a test needs (``simulate.loan_row``) and the
+instalments that explain it as of 2026-03-02 (``simulate.instalment_rows``, what the independent
+checker reads): the gate service reads DPD and state, not how they came about. One test builds its loan through the real
 servicing services instead (test_collections_service: a contact of a loan that is not overdue).
 Times are Shanghai wall-clock text ("2026-03-02 10:00") so every boundary reads as the rule.
 """
@@ -24,11 +25,11 @@ from lendcore.collections.dialling import dial
 from lendcore.collections.model import CallType, Channel, ContactScope, Outcome, Party
 from lendcore.collections.ports import DialResult, SandboxSmsSender
 from lendcore.collections.service import check_and_reserve
-from lendcore.collections.simulate import borrower_row, loan_row
+from lendcore.collections.simulate import borrower_row, instalment_rows, loan_row
 from lendcore.collections.tables import audit_chain, collection_attempts
 from lendcore.onboarding.tables import borrowers
 from lendcore.privacy.keys import InMemoryKeyProvider
-from lendcore.servicing.tables import loans
+from lendcore.servicing.tables import instalments, loans
 from lendcore.store.db import UnitOfWork
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -101,6 +102,9 @@ def add_loan(
                     insert(borrowers).values(borrower_row(borrower_id, zone, created))
                 )
         uow.connection.execute(insert(loans).values(row))
+        uow.connection.execute(
+            insert(instalments), instalment_rows(borrower_id, loan_id, dpd, date(2026, 3, 2))
+        )
         uow.commit()
     return borrower_id
 

@@ -106,17 +106,21 @@ def test_the_independent_checker_finds_zero_violations_in_the_call_log(run):
 
 def test_the_checker_would_see_a_contact_call_at_dpd_2_in_this_call_log(run):
     """The zero above means something: the same checker, on this log plus one planted contact
-    call of a loan 2 days past due, reports it."""
+    call a minute after a borrower call made at 1-3 days past due, reports the locked contact
+    (days past due from servicing's instalments, not from the planted row, which claims 10)."""
     engine, _, _ = run
-    victim = next(r for r in _attempts(engine) if r.party == "borrower" and r.channel == "call")
+    victim = next(
+        r for r in _attempts(engine)
+        if r.party == "borrower" and r.channel == "call" and 1 <= r.days_past_due <= 3
+    )  # fmt: skip
     planted = {
         **victim._mapping,
         "attempt_id": 9_000_000_000,
         "grant_id": "planted",
         "party": "contact",
         "contact_id": "c1",
-        "days_past_due": 2,
-        "requested_at": utc(from_db(victim.requested_at) + timedelta(days=3)),
+        "days_past_due": 10,
+        "requested_at": utc(from_db(victim.requested_at) + timedelta(minutes=1)),
         "audit_seq": None,
     }
     with engine.connect() as connection:
@@ -124,7 +128,7 @@ def test_the_checker_would_see_a_contact_call_at_dpd_2_in_this_call_log(run):
         connection.execute(insert(collection_attempts).values(planted))
         report = check_call_log(connection, get_pack("cn"))
         transaction.rollback()
-    assert report.violations["CONTACT_BEFORE_DPD"] == 1
+    assert report.violations["CONTACTS_LOCKED"] == 1
 
 
 def test_no_attempt_reaches_a_contact_of_a_loan_three_or_fewer_days_past_due(run):

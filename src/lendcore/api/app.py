@@ -15,6 +15,7 @@ from lendcore.api import (
     credit_lines,
     decisions,
     errors,
+    investigations,
     metrics,
     negotiation,
     rules,
@@ -54,6 +55,7 @@ def create_app(engine: Engine | None = None, migrate: bool = True) -> FastAPI:
     errors.install(app)
     app.include_router(servicing.router)
     app.include_router(collections.router)
+    app.include_router(investigations.router)
     app.include_router(decisions.router)
     app.include_router(negotiation.router)
     app.include_router(rules.router)

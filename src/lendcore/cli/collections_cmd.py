@@ -11,6 +11,7 @@ from typing import Any
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from sqlalchemy import func, select
 
 from lendcore.cli.audit_cmd import DatabaseOption, open_engine
 from lendcore.cli.common import app, console, print_json
@@ -26,6 +27,7 @@ from lendcore.collections.strategy import build_worklist
 from lendcore.kernel.clock import SystemClock
 from lendcore.kernel.errors import ErrorCode, ValidationError
 from lendcore.kernel.money import format_major
+from lendcore.servicing.tables import loans
 from lendcore.store.db import UnitOfWork
 from lendcore.store.migrate import upgrade
 
@@ -190,25 +192,24 @@ def simulate_cmd(
     loans: int = typer.Option(2000, "--loans", min=1, max=200_000),
     seed: int = typer.Option(7, "--seed"),
     agents: int = typer.Option(40, "--agents", min=1, max=10_000),
+    pack: str = typer.Option("cn", "--pack", help="compliance pack: cn | us-regf"),
     database: str = typer.Option(
         "sqlite:///var/collections-sim.db",
         "--database",
         help="a SQLite file, deleted and recreated (the simulation's scratch database)",
     ),
+    database_url: str | None = typer.Option(
+        None,
+        "--database-url",
+        help="a PostgreSQL database to simulate in instead: it must hold no loans yet",
+    ),
     json_out: bool = typer.Option(False, "--json", help="machine-readable output"),
 ) -> None:
     """催收模拟 / An aggressive dialler against the gate over delinquent loans, then an
     independent check of the call log (must find zero violations)."""
-    if not database.startswith("sqlite:///"):
-        raise ValidationError(
-            ErrorCode.INVALID_ARGUMENT, "the collections simulation runs on a SQLite file"
-        )
-    path = Path(database.removeprefix("sqlite:///"))
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{path}{suffix}").unlink(missing_ok=True)
-    engine = scratch_engine(database)
-    upgrade(engine)
-    config = SimulationConfig(loans=loans, days=days, seed=seed, agents=agents)
+    get_pack(pack)  # an unknown pack is a clear error before anything is created
+    engine = _simulation_engine(database, database_url)
+    config = SimulationConfig(loans=loans, days=days, seed=seed, agents=agents, pack=pack)
     try:
         if json_out:
             report = simulate(engine, config)
@@ -233,6 +234,35 @@ def simulate_cmd(
         _print_simulation(document)
     if document["checker"]["violations"]:
         raise SystemExit(1)
+
+
+def _simulation_engine(database: str, database_url: str | None) -> Any:
+    if database_url is not None:
+        if not database_url.startswith(("postgresql://", "postgresql+psycopg://")):
+            raise ValidationError(
+                ErrorCode.INVALID_ARGUMENT, "--database-url takes a PostgreSQL URL"
+            )
+        engine = scratch_engine(database_url)
+        upgrade(engine)
+        with engine.connect() as connection:
+            if connection.execute(select(func.count()).select_from(loans)).scalar_one():
+                engine.dispose()
+                raise ValidationError(
+                    ErrorCode.INVALID_ARGUMENT,
+                    "the simulation needs a database without loans / 模拟需要空数据库",
+                )
+        return engine
+    if not database.startswith("sqlite:///"):
+        raise ValidationError(
+            ErrorCode.INVALID_ARGUMENT,
+            "--database is a SQLite file; use --database-url for PostgreSQL",
+        )
+    path = Path(database.removeprefix("sqlite:///"))
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    engine = scratch_engine(database)
+    upgrade(engine)
+    return engine
 
 
 def _print_simulation(document: dict[str, Any]) -> None:

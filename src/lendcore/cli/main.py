@@ -15,6 +15,7 @@ from lendcore.cli import (  # noqa: F401
     demo_cmd,
     hardship_case_cmd,
     hardship_cmd,
+    investigations_cmd,
     model_cmd,
     pack_cmd,
     schedule_cmd,

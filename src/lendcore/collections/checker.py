@@ -1,11 +1,20 @@
-"""The independent checker: violations in the call log, from the pack's numbers alone.
+"""The independent checker: violations in the call log, from the pack's numbers and the facts as
+their owners recorded them.
 
-It never calls the gate and shares none of its code: it reads ``collection_attempts`` (every
-attempt the gate allowed, with the DPD and time zone it was judged on and what happened) and
-re-derives the core rules from the compliance pack's numbers. A run of the collections
-simulation (``lendcore collections simulate``) or of the portfolio simulator (``lendcore
-simulate``) must end with zero violations; the tests plant each kind in a log and check this
-finds it.
+It never calls the gate and shares none of its code (no import of the gate, the verdict, the
+history reader or the service): it reads ``collection_attempts`` (every attempt the gate allowed
+and what happened) and judges each against every rule of the pack, with days past due, the
+debtor's time zone, hardship plans, investigation authorisations and consent taken from their
+sources (:mod:`lendcore.collections.checker_facts`) -- never from the DPD and time zone the gate
+wrote into the attempt row. A run of the collections simulation (``lendcore collections
+simulate``) or of the portfolio simulator (``lendcore simulate``) must end with zero violations;
+the tests plant each kind in a log and check this names exactly that one.
+
+Violations are named by the gate's reason codes (a rule broken is the denial that should have
+happened). Attempts whose outcome is unknown (the dialer failed, or it is still dialling) count
+as contacts for every attempt limit and as possibly connected for the borrower's reachability,
+but as neither connected nor not for the conversation and dial caps; a reservation whose grant
+was never used reached nobody and counts for nothing after its own check.
 """
 
 from __future__ import annotations
@@ -14,14 +23,21 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import Connection, select
 
-from lendcore.collections.contacts import SELF
-from lendcore.collections.context import from_db
+from lendcore.collections.checker_facts import LoanFacts, ServicingFacts, load_servicing_facts
 from lendcore.collections.pack import CompiledPack, window_minutes
 from lendcore.collections.tables import collection_attempts
+from lendcore.kernel.clock import DEFAULT_TIMEZONE
+
+_CONNECTED = ("answered", "refused")
+_NOT_CONNECTED = ("unanswered", "invalid_number")
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=ZoneInfo("UTC"))
 
 
 @dataclass
@@ -38,7 +54,7 @@ class CheckerReport:
                     "rule": rule,
                     "attempt_id": int(row.attempt_id),
                     "borrower_id": int(row.borrower_id),
-                    "at": from_db(row.requested_at).isoformat(),
+                    "at": _aware(row.requested_at).isoformat(),
                 }
             )
 
@@ -51,27 +67,99 @@ class CheckerReport:
         }
 
 
-_CONNECTED = ("answered", "refused")
-_NOT_CONNECTED = ("unanswered", "invalid_number")
+def _kinds(rule: Any, parties: tuple[str, ...] | None = None) -> frozenset[tuple[str, str]]:
+    """The (party, channel) pairs a rule counts and applies to; empty when the pack lacks it."""
+    if rule is None:
+        return frozenset()
+    who = parties if parties is not None else tuple(str(p) for p in rule.parties)
+    return frozenset((p, str(c)) for p in who for c in rule.channels)
 
 
-def check_call_log(connection: Connection, pack: CompiledPack) -> CheckerReport:
-    """Violations in the call log, from the pack's numbers alone (never the gate's code).
+@dataclass(frozen=True)
+class _Limits:
+    """The pack's numbers, read once (thresholds only: the checker's logic is its own)."""
 
-    Rules re-derived: quiet hours in the debtor's local time; collection only when overdue;
-    contact calls only from the contacts DPD and while the borrower is unreachable (an invalid
-    number, or N not-connected borrower calls since the last connected one); the contact
-    interval; connected calls per debtor per local day; not-connected dials per number per
-    local day; never again after a contact refused. Attempts whose outcome is unknown count as
-    contacts for the interval and quiet hours, and as neither connected nor not for the counts.
+    quiet: frozenset[int]
+    quiet_kinds: frozenset[tuple[str, str]]
+    overdue_from: int
+    contacts_from: int
+    unreachable_after: int | None
+    invalid_unreachable: bool
+    investigation_exception: bool
+    coverage: dict[tuple[str, str], str]
+    interval: timedelta | None
+    interval_kinds: frozenset[tuple[str, str]]
+    lifetime: int | None
+    lifetime_kinds: frozenset[tuple[str, str]]
+    conversations: int | None
+    conversation_kinds: frozenset[tuple[str, str]]
+    attempts: int | None
+    attempt_kinds: frozenset[tuple[str, str]]
+    dials: int | None
+    dial_kinds: frozenset[tuple[str, str]]
+    weekly: tuple[int, int] | None  # (max calls, days)
+    weekly_kinds: frozenset[tuple[str, str]]
+    pause_days: int | None
+    pause_kinds: frozenset[tuple[str, str]]
+    agent: int | None
+    agent_kinds: frozenset[tuple[str, str]]
+
+    @classmethod
+    def of(cls, pack: CompiledPack) -> _Limits:
+        r = pack.pack.rules
+        both = ("borrower", "contact")
+        unreachable = r.contacts.borrower_unreachable
+        lifetime, weekly, pause = r.contact_lifetime_cap, r.weekly_cap, r.post_conversation_pause
+        cap = {
+            "conversations": r.debtor_daily_conversations,
+            "attempts": r.debtor_daily_attempts,
+            "dials": r.number_daily_unanswered,
+            "agent": r.agent_daily_cap,
+        }
+        return cls(
+            quiet=window_minutes(r.quiet_hours.start, r.quiet_hours.end),
+            quiet_kinds=_kinds(r.quiet_hours, both),
+            overdue_from=r.overdue.min_days_past_due,
+            contacts_from=r.contacts.min_days_past_due,
+            unreachable_after=unreachable.consecutive_unanswered if unreachable else None,
+            invalid_unreachable=bool(unreachable and unreachable.invalid_number),
+            investigation_exception=r.investigation is not None,
+            coverage={
+                (str(scope), str(call_type)): str(cover)
+                for scope, by_type in r.consent_scopes.scopes.items()
+                for call_type, cover in by_type.items()
+            },
+            interval=timedelta(hours=r.contact_interval.hours) if r.contact_interval else None,
+            interval_kinds=_kinds(r.contact_interval, ("contact",)),
+            lifetime=lifetime.max if lifetime else None,
+            lifetime_kinds=_kinds(lifetime, ("contact",)),
+            conversations=cap["conversations"].max if cap["conversations"] else None,
+            conversation_kinds=_kinds(cap["conversations"]),
+            attempts=cap["attempts"].max if cap["attempts"] else None,
+            attempt_kinds=_kinds(cap["attempts"]),
+            dials=cap["dials"].max if cap["dials"] else None,
+            dial_kinds=_kinds(cap["dials"]),
+            weekly=(weekly.max, weekly.days) if weekly else None,
+            weekly_kinds=_kinds(weekly),
+            pause_days=pause.days if pause else None,
+            pause_kinds=_kinds(pause),
+            agent=cap["agent"].max if cap["agent"] else None,
+            agent_kinds=_kinds(cap["agent"]),
+        )
+
+
+def check_call_log(
+    connection: Connection,
+    pack: CompiledPack,
+    business_zone: ZoneInfo | None = None,
+) -> CheckerReport:
+    """Every violation of ``pack``'s rules in the call log (see the module doc).
+
+    ``business_zone`` is the lender's zone: the business date of a call (which end of day it is
+    judged on) and the agents' working day.
     """
-    rules = pack.pack.rules
-    quiet = window_minutes(rules.quiet_hours.start, rules.quiet_hours.end)
-    contacts_from = rules.contacts.min_days_past_due
-    unreachable = rules.contacts.borrower_unreachable
-    interval = timedelta(hours=rules.contact_interval.hours) if rules.contact_interval else None
-    conversations = rules.debtor_daily_conversations
-    dials = rules.number_daily_unanswered
+    zone = business_zone or ZoneInfo(DEFAULT_TIMEZONE)
+    limits = _Limits.of(pack)
     report = CheckerReport()
     a = collection_attempts.c
     rows = connection.execute(
@@ -80,71 +168,220 @@ def check_call_log(connection: Connection, pack: CompiledPack) -> CheckerReport:
     by_debtor: dict[int, list[Any]] = defaultdict(list)
     for row in rows:
         by_debtor[int(row.borrower_id)].append(row)
-    for debtor_rows in by_debtor.values():
+    facts = load_servicing_facts(connection, by_debtor)
+    for borrower_id, debtor_rows in by_debtor.items():
         report.rows += len(debtor_rows)
-        _check_debtor(
-            report, debtor_rows, quiet, contacts_from, unreachable, interval, conversations, dials
-        )
+        _Debtor(report, limits, facts, borrower_id, zone).check(debtor_rows)
+    _check_agents(report, limits, list(rows), zone)
     return report
 
 
-def _check_debtor(
-    report: CheckerReport,
-    rows: list[Any],
-    quiet: frozenset[int],
-    contacts_from: int,
-    unreachable: Any,
-    interval: timedelta | None,
-    conversations: Any,
-    dials: Any,
-) -> None:
-    misses = 0  # not-connected borrower calls since the last connected one
-    invalid = False
-    last_contact: dict[str, datetime] = {}
-    refused: set[str] = set()
-    connected_per_day: Counter[date] = Counter()
-    dials_per_number_day: Counter[tuple[str, date]] = Counter()
-    for row in rows:
-        at = from_db(row.requested_at)
-        local = at.astimezone(ZoneInfo(row.debtor_timezone))
-        day = local.date()
-        number = row.contact_id or SELF
-        investigation = row.call_type == "INVESTIGATION" and row.authorisation_ref
-        if local.hour * 60 + local.minute in quiet:
-            report.flag("QUIET_HOURS", row)
-        if row.days_past_due < 1 and row.purpose != "reminder" and not investigation:
-            report.flag("NOT_OVERDUE", row)
-        if row.party == "contact":
-            if row.channel == "call" and not investigation:
-                if row.days_past_due < contacts_from:
-                    report.flag("CONTACT_BEFORE_DPD", row)
-                if unreachable is not None and not (
-                    misses >= unreachable.consecutive_unanswered
-                    or (unreachable.invalid_number and invalid)
-                ):
-                    report.flag("CONTACT_WHILE_BORROWER_REACHABLE", row)
-            if number in refused:
-                report.flag("CONTACT_AFTER_REFUSAL", row)
-            previous = last_contact.get(number)
-            if interval is not None and previous is not None and at - previous < interval:
-                report.flag("CONTACT_INTERVAL", row)
-            last_contact[number] = at
-            if row.outcome == "refused":
-                refused.add(number)
-        if row.channel != "call":
+def _outcome(row: Any) -> str | None:
+    """What the attempt came to: an outcome, 'unknown', or None when it reached nobody."""
+    if row.status == "COMPLETED":
+        return str(row.outcome)
+    if row.status == "DIALED":  # the network connected; the agent has not reported
+        return "answered"
+    if row.status == "RESERVED" and row.grant_used_at is None:
+        return None
+    return "unknown"
+
+
+def _check_agents(report: CheckerReport, limits: _Limits, rows: list[Any], zone: ZoneInfo) -> None:
+    if limits.agent is None:
+        return
+    used: Counter[tuple[str, date]] = Counter()
+    for row in sorted(rows, key=lambda r: (_aware(r.requested_at), int(r.attempt_id))):
+        if (row.party, row.channel) not in limits.agent_kinds or _outcome(row) is None:
             continue
-        outcome = row.outcome or ("answered" if row.status == "DIALED" else None)
-        if outcome in _CONNECTED:
-            connected_per_day[day] += 1
-            if conversations is not None and connected_per_day[day] > conversations.max:
-                report.flag("DEBTOR_DAILY_CONVERSATIONS", row)
-        elif outcome in _NOT_CONNECTED:
-            dials_per_number_day[number, day] += 1
-            if dials is not None and dials_per_number_day[number, day] > dials.max:
-                report.flag("NUMBER_DAILY_DIALS", row)
-        if row.party == "borrower" and outcome is not None:
-            if outcome in _CONNECTED:
-                misses, invalid = 0, False
-            else:
-                misses += 1
-                invalid = invalid or outcome == "invalid_number"
+        day = _aware(row.requested_at).astimezone(zone).date()
+        used[row.agent_id, day] += 1
+        if used[row.agent_id, day] > limits.agent:
+            report.flag("AGENT_DAILY_CAP", row)
+
+
+class _Debtor:
+    """One debtor's attempts, in time order, against every per-debtor rule."""
+
+    def __init__(
+        self,
+        report: CheckerReport,
+        limits: _Limits,
+        facts: ServicingFacts,
+        borrower_id: int,
+        business_zone: ZoneInfo,
+    ) -> None:
+        self.report, self.limits, self.facts = report, limits, facts
+        self.borrower_id, self.business_zone = borrower_id, business_zone
+        self.misses = 0  # not-connected borrower calls since the borrower may last have answered
+        self.invalid = False
+        self.last_contact: dict[str, datetime] = {}
+        self.contacted: Counter[str] = Counter()
+        self.refused: set[str] = set()
+        self.connected: Counter[date] = Counter()
+        self.attempts: Counter[date] = Counter()
+        self.dials: Counter[tuple[str, date]] = Counter()
+        self.weekly_days: list[date] = []
+        self.last_conversation: date | None = None
+
+    def _zone(self) -> ZoneInfo | None:
+        name = self.facts.zones.get(self.borrower_id)
+        try:
+            return ZoneInfo(name) if name else None
+        except (ZoneInfoNotFoundError, ValueError):
+            return None
+
+    def check(self, rows: list[Any]) -> None:
+        zone = self._zone()
+        for row in rows:
+            loan = self.facts.loans.get(int(row.loan_id))
+            if zone is None or loan is None or loan.borrower_id != self.borrower_id:
+                # Without the debtor's zone or the loan nothing can be shown lawful.
+                self.report.flag("MISSING_FACTS", row)
+                continue
+            self._judge(row, loan, zone)
+            self._remember(row, zone)
+
+    def _flag(self, rule: str, row: Any) -> None:
+        self.report.flag(rule, row)
+
+    def _judge(self, row: Any, loan: LoanFacts, zone: ZoneInfo) -> None:
+        lim = self.limits
+        at = _aware(row.requested_at)
+        kind = (row.party, row.channel)
+        local = at.astimezone(zone)
+        today = local.date()
+        to_contact = row.party == "contact"
+        number = row.contact_id if to_contact else "self"
+        if not (row.trigger_reason or "").strip():
+            self._flag("TRIGGER_REASON_REQUIRED", row)
+        if kind in lim.quiet_kinds:
+            moments = [local]
+            if row.grant_used_at is not None:  # the number was released, i.e. dialled, then
+                moments.append(_aware(row.grant_used_at).astimezone(zone))
+            if any(m.hour * 60 + m.minute in lim.quiet for m in moments):
+                self._flag("QUIET_HOURS", row)
+        investigation = row.call_type == "INVESTIGATION"
+        authorised = (
+            investigation
+            and lim.investigation_exception
+            and loan.authorised(row.authorisation_ref, at)
+        )
+        if investigation and not authorised:
+            self._flag("INVESTIGATION_NOT_AUTHORISED", row)
+        collection = not authorised  # an unauthorised investigation is judged as collection
+        dpd = loan.days_past_due(at, self.business_zone)
+        reminder = row.purpose == "reminder"
+        if reminder and not (row.party == "borrower" and row.channel == "sms" and dpd == 0):
+            self._flag("REMINDER_SCOPE", row)
+        if collection and not reminder:
+            if dpd < lim.overdue_from:
+                self._flag("NOT_OVERDUE", row)
+            if loan.hardship_at(at):
+                self._flag("HARDSHIP_PLAN_ACTIVE", row)
+        if to_contact:
+            self._judge_contact(row, at, dpd, collection, number)
+        outcome_counts = (self.connected[today], self.attempts[today], self.dials[number, today])
+        conversations, attempts, dials = outcome_counts
+        outcome = _outcome(row)
+        # The law caps conversations and unanswered dials: the call over the cap is the one
+        # that connected (or not) once the cap was already reached.
+        if (
+            lim.conversations is not None
+            and kind in lim.conversation_kinds
+            and conversations >= lim.conversations
+            and outcome in _CONNECTED
+        ):
+            self._flag("DEBTOR_DAILY_CAP", row)
+        if lim.attempts is not None and kind in lim.attempt_kinds and attempts >= lim.attempts:
+            self._flag("DEBTOR_DAILY_ATTEMPTS", row)
+        if (
+            lim.dials is not None
+            and kind in lim.dial_kinds
+            and dials >= lim.dials
+            and outcome in _NOT_CONNECTED
+        ):
+            self._flag("NUMBER_DAILY_DIALS", row)
+        if lim.weekly is not None and kind in lim.weekly_kinds:
+            most, days = lim.weekly
+            first = today - timedelta(days=days - 1)
+            if sum(1 for d in self.weekly_days if d >= first) >= most:
+                self._flag("WEEKLY_CAP", row)
+        if lim.pause_days is not None and kind in lim.pause_kinds:
+            last = self.last_conversation
+            if last is not None and (today - last).days < lim.pause_days:
+                self._flag("POST_CONVERSATION_PAUSE", row)
+
+    def _unreachable(self) -> bool:
+        lim = self.limits
+        if lim.unreachable_after is None:
+            return True  # the pack does not make contacts wait for it
+        return self.misses >= lim.unreachable_after or (lim.invalid_unreachable and self.invalid)
+
+    def _judge_contact(
+        self, row: Any, at: datetime, dpd: int, collection: bool, number: str
+    ) -> None:
+        lim = self.limits
+        kind = (row.party, row.channel)
+        unreachable = self._unreachable()
+        if collection and (dpd < lim.contacts_from or not unreachable):
+            self._flag("CONTACTS_LOCKED", row)
+        consent = self.facts.contacts.get((self.borrower_id, number))
+        if consent is None or consent.loan_id not in (None, int(row.loan_id)):
+            self._flag("UNKNOWN_CONTACT", row)
+        else:
+            if not consent.in_force(at):
+                self._flag("NO_CONSENT", row)
+            cover = lim.coverage.get((str(consent.scope), str(row.call_type)), "never")
+            if cover == "never" or (cover == "when_borrower_unreachable" and not unreachable):
+                self._flag("CONSENT_SCOPE", row)
+        if number in self.refused:
+            self._flag("CONTACT_REFUSED", row)
+        previous = self.last_contact.get(number)
+        if (
+            lim.interval is not None
+            and kind in lim.interval_kinds
+            and previous is not None
+            and at - previous < lim.interval
+        ):
+            self._flag("CONTACT_INTERVAL", row)
+        if (
+            lim.lifetime is not None
+            and kind in lim.lifetime_kinds
+            and self.contacted[number] >= lim.lifetime
+        ):
+            self._flag("CONTACT_LIFETIME_CAP", row)
+
+    def _remember(self, row: Any, zone: ZoneInfo) -> None:
+        """What this attempt adds to the debtor's history (nothing when it reached nobody)."""
+        outcome = _outcome(row)
+        if outcome is None:
+            return
+        lim = self.limits
+        at = _aware(row.requested_at)
+        today = at.astimezone(zone).date()
+        kind = (row.party, row.channel)
+        number = row.contact_id if row.party == "contact" else "self"
+        if row.party == "contact":
+            if kind in lim.interval_kinds:
+                self.last_contact[number] = at
+            if kind in lim.lifetime_kinds:
+                self.contacted[number] += 1
+            if outcome == "refused":
+                self.refused.add(number)
+        if kind in lim.attempt_kinds:
+            self.attempts[today] += 1
+        if outcome in _CONNECTED and kind in lim.conversation_kinds:
+            self.connected[today] += 1
+        if outcome in _NOT_CONNECTED and kind in lim.dial_kinds:
+            self.dials[number, today] += 1
+        if kind in lim.weekly_kinds:
+            self.weekly_days.append(today)
+        if outcome in _CONNECTED and kind in lim.pause_kinds:
+            self.last_conversation = today
+        if kind == ("borrower", "call"):
+            if outcome in _NOT_CONNECTED:
+                self.misses += 1
+                self.invalid = self.invalid or outcome == "invalid_number"
+            else:  # answered, refused, or unknown: the borrower may have been reached
+                self.misses, self.invalid = 0, False

@@ -68,6 +68,7 @@ _LOAN_COLUMNS = (
     borrowers.c.timezone,
     _f.hardship_plan_active,
     _f.investigation_ref,
+    _f.investigation_expires_at,
 )
 _CONTACT_COLUMNS = (
     _c.contact_id,
@@ -128,6 +129,7 @@ class DebtorFacts:
     hardship: bool
     investigation_ref: str | None
     contact: ContactFacts | None  # None when there is no such contact point
+    investigation_expires_at: datetime | None = None  # None: no authorisation in force
 
 
 def _contact(row: Any) -> ContactFacts | None:
@@ -155,6 +157,7 @@ def _debtor(row: Any, contact: ContactFacts | None) -> DebtorFacts:
         hardship=bool(row.hardship_plan_active) or row.state == "RESTRUCTURED",
         investigation_ref=row.investigation_ref,
         contact=contact,
+        investigation_expires_at=row.investigation_expires_at,
     )
 
 

@@ -1,21 +1,24 @@
 """A 30-day collections simulation with an aggressive dialler, and an independent checker.
 
-``lendcore collections simulate`` builds a fresh SQLite database of delinquent loans. The loans
-are inserted as rows with their days past due (not opened, disbursed and aged through the
-servicing services: that would take minutes and test nothing about collections); every borrower
-has their own number and two or three contacts, encrypted under an in-memory key (the data is
-synthetic). End of day is a single UPDATE: DPD + 1, and a few loans cure (DPD 0).
+``lendcore collections simulate`` builds a portfolio of delinquent loans in an empty database
+(SQLite scratch file or PostgreSQL) with the servicing facts that explain their days past due,
+plus the cases the dialler must be stopped on -- hardship plans, authorised and unauthorised
+fraud investigations, consent withdrawals, refusals (:mod:`~lendcore.collections.simulate_portfolio`).
+Every borrower has their own number and two or three contacts, encrypted under an in-memory key
+(the data is synthetic). End of day is a single UPDATE: DPD + 1; a few loans cure (a repayment).
 
-Every day an aggressive dialler picks a share of the open loans and tries to call the borrower
-and every contact several times each, at random minutes of the whole day -- quiet hours
-included -- and to text the borrower; over a month every borrower gets this on several days. Its
-list is a day stale, so it also calls contacts of loans that cured yesterday (*rogue* attempts:
-violations the gate must block, raising alerts and suspending the agent). Everything goes
-through the service: check and reserve, dial through the sandbox, the agent's report. A
+Every day an aggressive dialler picks a share of the delinquent loans and tries to call the
+borrower and every contact several times each, at random minutes of the whole day -- quiet hours
+included -- and to text the borrower; over a month every borrower gets this on several days. It
+tries everything: loans under a hardship plan, contacts whose consent was withdrawn or who
+refused, investigation calls with and without a recorded authorisation (on loans not overdue
+too). Its list is a day stale, so it also calls contacts of loans that cured yesterday (*rogue*
+attempts: violations the gate must block, raising alerts and suspending the agent). Everything
+goes through the service: check and reserve, dial through the sandbox, the agent's report. A
 supervisor restores suspended agents every morning.
 
 Afterwards :func:`~lendcore.collections.checker.check_call_log` -- which never calls the gate --
-re-derives the core rules from the pack's numbers and the call log alone, and counts
+judges the call log against every rule of the pack, from servicing's facts, and counts
 violations. It must find none.
 """
 
@@ -25,142 +28,51 @@ import logging
 import random
 import time as timer
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, event, insert, select, update
+from sqlalchemy import Engine, event, select, update
 
 from lendcore.collections.alerts import METRICS, SandboxWebhook, restore_agent
 from lendcore.collections.attempts import record_outcome
 from lendcore.collections.audit import verify_table
 from lendcore.collections.checker import check_call_log
-from lendcore.collections.contacts import SELF, ContactPoint, Vault, store_contacts
+from lendcore.collections.contacts import Vault, withdraw_consent
 from lendcore.collections.context import AttemptRequest, CollectionsContext
 from lendcore.collections.dialling import dial
-from lendcore.collections.model import CallType, Channel, ContactScope, Outcome, Party
+from lendcore.collections.flags import revoke_investigation, set_hardship_plan
+from lendcore.collections.model import CallType, Channel, Outcome, Party
 from lendcore.collections.ports import SandboxDialer, SandboxSmsSender
 from lendcore.collections.service import check_and_reserve
+from lendcore.collections.simulate_portfolio import (
+    BUSINESS_ZONE,
+    SimLoan,
+    SimulationCases,
+    borrower_row,
+    cure,
+    instalment_rows,
+    loan_row,
+    seed_portfolio,
+)
 from lendcore.collections.tables import collection_agents
-from lendcore.kernel.ids import SequentialIds, partition_of
-from lendcore.onboarding.tables import borrowers
+from lendcore.kernel.errors import ValidationError
+from lendcore.kernel.ids import SequentialIds
 from lendcore.privacy.keys import InMemoryKeyProvider
-from lendcore.servicing.model import bucket_for
 from lendcore.servicing.tables import loans
 from lendcore.store.db import UnitOfWork, make_engine
 
-BUSINESS_ZONE = ZoneInfo("Asia/Shanghai")
-ZONES = (("Asia/Shanghai", 0.85), ("Asia/Urumqi", 0.15))  # Urumqi: local time 2 h behind
-SCOPES = (
-    (ContactScope.OVERDUE_COLLECTION, 0.5),
-    (ContactScope.LOST_CONTACT_REPAIR, 0.35),
-    (ContactScope.EMERGENCY, 0.15),
-)
-RELATIONS = ("spouse", "parent", "sibling", "friend", "colleague")
-
-
-def _pick(rng: random.Random, weighted: Iterable[tuple[Any, float]]) -> Any:
-    items = list(weighted)
-    return rng.choices([v for v, _ in items], [w for _, w in items])[0]
-
-
-# ---- portfolio -----------------------------------------------------------------------------
-
-
-def loan_row(
-    borrower_id: int, loan_id: int, dpd: int, start: date, created_at: datetime
-) -> dict[str, Any]:
-    """A loans row with its days past due set directly (no schedule, no ledger): for the
-    collections simulation and its tests only."""
-    due = 100_000 + (loan_id * 7919) % 900_000  # 1,000-10,000 yuan overdue, fen
-    return {
-        "borrower_id": borrower_id,
-        "loan_id": loan_id,
-        "partition_key": partition_of(borrower_id),
-        "product_code": "sim_collections",
-        "product_version": "sim",
-        "state": "OVERDUE" if dpd > 0 else "ACTIVE",
-        "method": "equal_installment",
-        "period_unit": "month",
-        "day_count": "30/360",
-        "rounding": "half_up",
-        "annual_rate": "0.18",
-        "annual_rate_ppm": 180_000,
-        "penalty_rate_ppm": 240_000,
-        "apr_irr": "0.18",
-        "prepayment_rule": "not_allowed",
-        "waterfall": "penalty,fee,interest,principal",
-        "principal": due * 4,
-        "principal_outstanding": due * 3,
-        "due_principal": due if dpd > 0 else 0,
-        "days_past_due": dpd,
-        "bucket": bucket_for(dpd),
-        "current_due_date": start + timedelta(days=5),
-        "start_date": start - timedelta(days=90),
-        "maturity_date": start + timedelta(days=270),
-        "created_at": created_at,
-    }
-
-
-def borrower_row(borrower_id: int, zone: str, created_at: datetime) -> dict[str, Any]:
-    return {
-        "borrower_id": borrower_id,
-        "partition_key": partition_of(borrower_id),
-        "display_name": "张*",
-        "city": "上海" if zone == "Asia/Shanghai" else "乌鲁木齐",
-        "timezone": zone,
-        "created_at": created_at,
-    }
-
-
-def phone_number(rng: random.Random) -> str:
-    return rng.choice(("138", "139", "150", "186", "177")) + f"{rng.randrange(10**8):08d}"
-
-
-@dataclass
-class SimLoan:
-    borrower_id: int
-    loan_id: int
-    contacts: list[str]
-    cured_on: date | None = None
-
-
-def seed_portfolio(
-    engine: Engine, vault: Vault, rng: random.Random, count: int, start: date
-) -> list[SimLoan]:
-    at = datetime.combine(start - timedelta(days=1), time(9), BUSINESS_ZONE)
-    created = at.astimezone(UTC)
-    portfolio: list[SimLoan] = []
-    borrower_rows, loan_rows = [], []
-    for i in range(1, count + 1):
-        borrower_id, loan_id = 10_000 + i, 50_000 + i
-        borrower_rows.append(borrower_row(borrower_id, _pick(rng, ZONES), created))
-        loan_rows.append(loan_row(borrower_id, loan_id, rng.randint(1, 45), start, created))
-        portfolio.append(SimLoan(borrower_id, loan_id, []))
-    with UnitOfWork(engine) as uow:
-        uow.connection.execute(insert(borrowers), borrower_rows)
-        uow.connection.execute(insert(loans), loan_rows)
-        points: list[ContactPoint] = []
-        for loan in portfolio:
-            points += [ContactPoint(loan.borrower_id, SELF, SELF, phone_number(rng), "张三")]
-            for n in range(rng.choice((2, 3))):
-                points.append(
-                    ContactPoint(
-                        loan.borrower_id,
-                        f"c{n + 1}",
-                        rng.choice(RELATIONS),
-                        phone_number(rng),
-                        "李四",
-                        _pick(rng, SCOPES),
-                        at - timedelta(days=100),
-                    )
-                )
-                loan.contacts.append(f"c{n + 1}")
-        store_contacts(uow.connection, vault, points, at, "onboarding")
-        uow.commit()
-    return portfolio
+__all__ = [
+    "SimulationConfig",
+    "SimulationReport",
+    "borrower_row",
+    "instalment_rows",
+    "loan_row",
+    "scratch_engine",
+    "simulate",
+]
 
 
 # ---- the run -------------------------------------------------------------------------------
@@ -173,15 +85,18 @@ class SimulationConfig:
     seed: int = 7
     agents: int = 40
     start: date = date(2026, 3, 2)
-    # Each day the dialler hammers a share of the open loans: the borrower and every contact,
-    # several times each, at random minutes of the whole day. Over a month every borrower is
-    # hammered on several days; the share keeps 2,000 loans x 30 days near a minute on SQLite.
+    pack: str = "cn"  # the compliance pack the gate and the checker apply
+    # Each day the dialler hammers a share of the delinquent loans: the borrower and every
+    # contact, several times each, at random minutes of the whole day. Over a month every
+    # borrower is hammered on several days.
     campaign_share: float = 0.1
     borrower_tries: tuple[int, int] = (4, 7)  # calls to the borrower on a campaign day
     contact_tries: tuple[int, int] = (1, 3)  # calls to each contact on a campaign day
     sms_tries: tuple[int, int] = (0, 2)  # texts to the borrower on a campaign day
     rogue_chance: float = 0.1  # a loan that cured yesterday: a contact is still called
-    cure_chance: float = 0.01  # per open loan per day
+    cure_chance: float = 0.01  # per delinquent loan per day
+    refuse_rate: float = 0.05  # share of dials answered by someone who refuses further contact
+    cases: SimulationCases = field(default_factory=SimulationCases)
 
 
 @dataclass
@@ -191,6 +106,7 @@ class SimulationReport:
     allowed: int = 0
     denied: int = 0
     denied_by_reason: Counter[str] = field(default_factory=Counter)
+    attempts_by_case: Counter[str] = field(default_factory=Counter)
     outcomes: Counter[str] = field(default_factory=Counter)
     alerts: int = 0
     restored: int = 0
@@ -206,10 +122,12 @@ class SimulationReport:
             "seed": c.seed,
             "agents": c.agents,
             "start": c.start.isoformat(),
+            "pack": c.pack,
             "attempts": self.attempts,
             "allowed": self.allowed,
             "denied": self.denied,
             "denied_by_reason": dict(self.denied_by_reason.most_common()),
+            "attempts_by_case": dict(self.attempts_by_case.most_common()),
             "outcomes": dict(self.outcomes.most_common()),
             "alerts": self.alerts,
             "agents_restored": self.restored,
@@ -226,7 +144,12 @@ class _Try:
     party: Party
     contact_id: str | None
     channel: Channel
-    rogue: bool = False
+    case: str = "collection"  # what the report counts it under
+    call_type: CallType = CallType.COLLECTION
+
+    @property
+    def authorisation_ref(self) -> str | None:
+        return self.loan.investigation_ref if self.call_type is CallType.INVESTIGATION else None
 
 
 def _day_plan(
@@ -238,22 +161,37 @@ def _day_plan(
         return midnight + timedelta(seconds=rng.randrange(86_400))
 
     tries: list[_Try] = []
+    yesterday = day - timedelta(days=1)
     for loan in portfolio:
-        if loan.cured_on is not None:
+        if loan.investigation_ref is not None and rng.random() < config.campaign_share:
+            # The fraud desk calls every contact, quoting the case reference; without a recorded
+            # authorisation it tries one (each try raises an alert and suspends the agent).
+            authorised = loan.investigation_ref.startswith("INV-")
+            case = "investigation" if authorised else "no_auth"
+            for contact in loan.contacts if authorised else loan.contacts[:1]:
+                tries.append(
+                    _Try(moment(), loan, Party.CONTACT, contact, Channel.CALL, case,
+                         CallType.INVESTIGATION)
+                )  # fmt: skip
+        if not loan.delinquent:
             # The dialler's list is a day stale: it still calls a contact of a loan that cured.
-            if loan.cured_on == day - timedelta(days=1) and rng.random() < config.rogue_chance:
+            if loan.cured_on == yesterday and rng.random() < config.rogue_chance:
                 contact = loan.contacts[0]
-                tries.append(_Try(moment(), loan, Party.CONTACT, contact, Channel.CALL, True))
+                tries.append(_Try(moment(), loan, Party.CONTACT, contact, Channel.CALL, "rogue"))
             continue
         if rng.random() >= config.campaign_share:
             continue
+        case = "hardship" if loan.hardship else "collection"
         for _ in range(rng.randint(*config.borrower_tries)):
-            tries.append(_Try(moment(), loan, Party.BORROWER, None, Channel.CALL))
+            tries.append(_Try(moment(), loan, Party.BORROWER, None, Channel.CALL, case))
         for _ in range(rng.randint(*config.sms_tries)):
-            tries.append(_Try(moment(), loan, Party.BORROWER, None, Channel.SMS))
+            tries.append(_Try(moment(), loan, Party.BORROWER, None, Channel.SMS, case))
         for contact in loan.contacts:
+            contact_case = "withdrawn" if contact in loan.withdrawn else case
             for _ in range(rng.randint(*config.contact_tries)):
-                tries.append(_Try(moment(), loan, Party.CONTACT, contact, Channel.CALL))
+                tries.append(
+                    _Try(moment(), loan, Party.CONTACT, contact, Channel.CALL, contact_case)
+                )
     tries.sort(key=lambda t: t.at)
     return tries
 
@@ -262,6 +200,8 @@ def scratch_engine(url: str) -> Engine:
     """The simulator's throw-away SQLite database: ``synchronous=OFF``, because a crash loses
     nothing worth keeping and every commit would otherwise wait on the disk."""
     engine = make_engine(url)
+    if engine.dialect.name != "sqlite":
+        return engine
 
     @event.listens_for(engine, "connect")
     def _fast(dbapi_connection: Any, _record: Any) -> None:
@@ -294,7 +234,7 @@ def _simulate(
     started = timer.perf_counter()
     rng = random.Random(config.seed)
     vault = Vault.from_provider(InMemoryKeyProvider())
-    dialer = SandboxDialer(seed=config.seed)
+    dialer = SandboxDialer(seed=config.seed, refuse_rate=config.refuse_rate)
     ctx = CollectionsContext(
         vault=vault,
         dialer=dialer,
@@ -302,23 +242,27 @@ def _simulate(
         webhook=SandboxWebhook(),
         ids=SequentialIds(1),
         metrics=METRICS,
+        pack_code=config.pack,
+        business_timezone=BUSINESS_ZONE,
     )
     pack = ctx.pack()
-    portfolio = seed_portfolio(engine, vault, rng, config.loans, config.start)
+    portfolio = seed_portfolio(
+        engine, vault, rng, config.loans, config.start, config.days, config.cases
+    )
     agents = [f"agent-{n:03d}" for n in range(1, config.agents + 1)]
     report = SimulationReport(config)
     for offset in range(config.days):
         day = config.start + timedelta(days=offset)
-        report.restored += _morning_restore(engine, day)
+        report.restored += _morning(engine, rng, config, portfolio, day)
         for attempt in _day_plan(rng, config, portfolio, day):
-            _run_try(engine, ctx, dialer, rng, attempt, rng.choice(agents), report)
+            _run_try(engine, ctx, dialer, attempt, rng.choice(agents), report)
         _end_of_day(engine, rng, config, portfolio, day)
         if progress:
             progress(offset + 1, config.days)
     with engine.connect() as connection:
         verification = verify_table(connection)
         report.audit = {"records": verification.records, "verified": verification.ok}
-        report.checker = check_call_log(connection, pack).to_dict()
+        report.checker = check_call_log(connection, pack, BUSINESS_ZONE).to_dict()
     report.seconds = timer.perf_counter() - started
     return report
 
@@ -327,7 +271,6 @@ def _run_try(
     engine: Engine,
     ctx: CollectionsContext,
     dialer: SandboxDialer,
-    rng: random.Random,
     attempt: _Try,
     agent_id: str,
     report: SimulationReport,
@@ -337,15 +280,17 @@ def _run_try(
         agent_id=agent_id,
         party=attempt.party,
         channel=attempt.channel,
-        call_type=CallType.COLLECTION,
-        trigger_reason="aggressive_dialler" if not attempt.rogue else "rogue_dialler",
+        call_type=attempt.call_type,
+        trigger_reason=f"aggressive_dialler:{attempt.case}",
         at=attempt.at,
         contact_id=attempt.contact_id,
+        authorisation_ref=attempt.authorisation_ref,
     )
     with UnitOfWork(engine) as uow:
         decision = check_and_reserve(uow, request, ctx)
         uow.commit()
     report.attempts += 1
+    report.attempts_by_case[attempt.case] += 1
     if not decision.allowed:
         report.denied += 1
         report.denied_by_reason.update(decision.reasons)
@@ -353,8 +298,11 @@ def _run_try(
         return
     report.allowed += 1
     assert decision.grant_id is not None
-    # The agent dials a few seconds later, and talks for a few minutes.
-    dialled_at = attempt.at + timedelta(seconds=5)
+    # A predictive dialler: the number is dialled the moment the grant is issued, and the call
+    # lasts a few minutes. (A human dialling seconds later could cross into quiet hours on a
+    # grant issued at 20:59:58: the checker judges quiet hours at the dial too and would say so;
+    # the grant's expiry is not yet capped at the start of quiet hours.)
+    dialled_at = attempt.at
     result = dial(engine, decision.grant_id, agent_id, dialled_at, ctx)
     if result.status != "DIALED":
         report.outcomes[result.outcome or result.status.lower()] += 1
@@ -375,13 +323,34 @@ def _run_try(
     report.outcomes[str(outcome)] += 1
 
 
-def _morning_restore(engine: Engine, day: date) -> int:
+def _morning(
+    engine: Engine,
+    rng: random.Random,
+    config: SimulationConfig,
+    portfolio: list[SimLoan],
+    day: date,
+) -> int:
+    """07:30: the supervisor restores suspended agents; consents withdrawn overnight and
+    authorisations revoked today are recorded. Returns the agents restored."""
     at = datetime.combine(day, time(7, 30), BUSINESS_ZONE)
     with UnitOfWork(engine) as uow:
-        suspended = uow.connection.execute(
+        connection = uow.connection
+        suspended = connection.execute(
             select(collection_agents.c.agent_id).where(collection_agents.c.status == "SUSPENDED")
         ).scalars()
-        restored = sum(restore_agent(uow.connection, a, "supervisor-01", at) for a in suspended)
+        restored = sum(restore_agent(connection, a, "supervisor-01", at) for a in suspended)
+        chance = config.cases.withdraw_chance
+        for loan in portfolio:
+            for contact in loan.contacts:
+                if contact not in loan.withdrawn and rng.random() < chance:
+                    withdraw_consent(connection, loan.borrower_id, contact, at, "borrower")
+                    loan.withdrawn.add(contact)
+            if loan.revoke_on == day and loan.investigation_ref is not None:
+                with suppress(ValidationError):  # already expired: nothing left to revoke
+                    revoke_investigation(
+                        connection, loan.loan_id, loan.investigation_ref, "fraud-supervisor",
+                        at, reason="case closed (simulated)",
+                    )  # fmt: skip
         uow.commit()
     return restored
 
@@ -393,21 +362,25 @@ def _end_of_day(
     portfolio: list[SimLoan],
     day: date,
 ) -> None:
-    cured = [
-        loan for loan in portfolio if loan.cured_on is None and rng.random() < config.cure_chance
-    ]
+    cured = [loan for loan in portfolio if loan.delinquent and rng.random() < config.cure_chance]
+    at = datetime.combine(day, time(23, 30), BUSINESS_ZONE)
     with UnitOfWork(engine) as uow:
         connection = uow.connection
         connection.execute(
             update(loans)
             .where(loans.c.days_past_due > 0)
-            .values(days_past_due=loans.c.days_past_due + 1)
+            .values(
+                days_past_due=loans.c.days_past_due + 1,
+                last_closed_business_date=day,
+            )
         )
         for loan in cured:
             loan.cured_on = day
-            connection.execute(
-                update(loans)
-                .where(loans.c.borrower_id == loan.borrower_id, loans.c.loan_id == loan.loan_id)
-                .values(days_past_due=0, state="ACTIVE", due_principal=0, bucket="M0")
-            )
+            cure(connection, loan.borrower_id, loan.loan_id, day)
+        for loan in portfolio:
+            if loan.hardship and loan.hardship_ends == day:
+                # More plan instalments missed than allowed: the plan is breached and the
+                # pause ends (hardship.service.check_plans does this after a real end of day).
+                set_hardship_plan(connection, loan.loan_id, False, "system", at)
+                loan.hardship = False
         uow.commit()

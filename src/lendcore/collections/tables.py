@@ -57,8 +57,8 @@ collection_numbers = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
 
-# Facts about a loan that collections owns: a performing hardship plan (default: none) and a
-# recorded fraud-investigation authorisation.
+# Facts about a loan that collections owns: a performing hardship plan (default: none) and the
+# fraud-investigation authorisation in force (the gate reads these; NULL expiry = none in force).
 collection_loan_flags = Table(
     "collection_loan_flags",
     metadata,
@@ -67,7 +67,28 @@ collection_loan_flags = Table(
     Column("hardship_plan_active", Boolean, nullable=False, server_default=false()),
     Column("investigation_ref", String(64)),
     Column("investigation_authorised_by", String(40)),
+    Column("investigation_expires_at", DateTime(timezone=True)),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# The register of fraud-investigation authorisations: every one ever recorded, with its expiry
+# and revocation. The loan flags hold the one in force (what the gate reads); the independent
+# checker reads this register instead, so the two are separate sources.
+collection_investigations = Table(
+    "collection_investigations",
+    metadata,
+    Column("borrower_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("loan_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("reference", String(64), primary_key=True),
+    Column("authorised_by", String(40), nullable=False),
+    Column("reason", String(500), nullable=False),
+    Column("authorised_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True)),
+    Column("revoked_by", String(40)),
+    Column("revoke_reason", String(500)),
+    CheckConstraint("expires_at > authorised_at", name="expires_after_authorised"),
+    Index("ix_collection_investigations_loan_id", "loan_id"),
 )
 
 # Contact points: the borrower's own number (contact_id 'self') and the third parties the

@@ -120,10 +120,15 @@ def decide(
         verdict.reasons.append(ServiceReason.MISSING_FACTS)
         return verdict
     zone = ZoneInfo(debtor.timezone)
+    # The authorisation in force, quoted exactly, and not expired: one without an expiry (recorded
+    # before expiries existed) is not honoured (fail-closed). Revocation clears it.
+    expires = debtor.investigation_expires_at
     authorised = bool(
         debtor.investigation_ref
         and request.authorisation_ref
         and request.authorisation_ref == debtor.investigation_ref
+        and expires is not None
+        and request.at < from_db(expires)
     )
     loan_state = LoanState(debtor.days_past_due, authorised, debtor.hardship)
     gate_request = ContactRequest(

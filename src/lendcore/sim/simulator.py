@@ -203,7 +203,10 @@ class Simulator:
             if self.desk is not None and index > 0:
                 self._schedule_catch_up(day, self.desk.work(day))
             originated = self._originate(day, clock)
-            count, amount = self._repay(day, clock)
+            # The day's payments are stamped after the collections desk's working day (09:00
+            # to 20:30), when they are applied: stamped 09:00, a payment would say the loan was
+            # current while the desk was still, rightly, calling about it.
+            count, amount = self._repay(day, FixedClock(clock.now().replace(hour=21)))
             self._write_off(day, clock)
             run_eod(self.engine, day)
             if self.hardship is not None:
