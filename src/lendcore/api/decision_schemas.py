@@ -84,6 +84,10 @@ class DecisionOffer(_Document):
     credit_limit: str = Field(description=f"授信额度 same as limit, {_YUAN}")
     tier_max: str = Field(description=f"最高额度 what step-ups may reach, {_YUAN}")
     step_up: DecisionStepUp = Field(description="提额 the step-up rule")
+    limit_source: Literal["policy", "credit_line"] = Field(
+        description="额度来源 policy (the limits policy's initial limit) or credit_line (the "
+        "applicant's stepped-up credit line, larger than the policy's, within tier_max)"
+    )
 
 
 class DecisionOfferRefused(_Document):
@@ -142,6 +146,11 @@ class DecisionTrace(_Document):
     admission: list[DecisionTraceStep] = Field(description="准入策略 the admission policy")
     limits: list[DecisionTraceStep] | None = Field(
         None, description="额度策略 the limits policy (absent when rejected)"
+    )
+    credit_line: list[DecisionTraceStep] | None = Field(
+        None,
+        description="授信额度 present when the applicant has a credit line: its limit and "
+        "version, the policy's limit, the offered limit and whether the line set it",
     )
 
 

@@ -185,10 +185,12 @@ def _decide_only(
     applicant_key, identifiers = identifiers_of(application, service.hasher)
     counts = None
     hit = None
+    line = None
     if blacklist is not None:
         entries = _blacklist_entries(blacklist)
         hit = InMemoryBlacklist.of(service.hasher, entries).first_hit(identifiers)
     if index_db:
+        from lendcore.decisioning.credit_line_tables import line_of_applicant
         from lendcore.decisioning.fraud_tables import DatabaseBlacklist, identifier_counts_db
         from lendcore.store.db import make_engine
 
@@ -201,8 +203,9 @@ def _decide_only(
                 at=moment,
             )
             hit = hit or DatabaseBlacklist(connection).first_hit(identifiers)
+            line = line_of_applicant(connection, applicant_key)
     verdict = service.ip_reputation.check(application.device.ip)
-    facts = Facts(counts, hit.kind if hit else None, str(verdict.risk), counts is not None)
+    facts = Facts(counts, hit.kind if hit else None, str(verdict.risk), counts is not None, line)
     evaluation = service.evaluate(
         application,
         application_id=application_id,

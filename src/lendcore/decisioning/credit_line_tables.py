@@ -8,6 +8,11 @@ chunk that closes a borrower's loans also consumes the events for that borrower'
 Money is BIGINT fen; the step-up factor is kept as its exact decimal text (it is only ever read
 by the pure rule in ``pricing``, never computed with in SQL).
 
+``applicant_key`` is the blind index of the ID number (the fraud index's and the decision
+record's ``applicant_key``), copied from the decision that opened or last rebased the line: a
+new application has no borrower id, so the decision finds the applicant's line by this key
+(:func:`line_of_applicant`, one indexed SELECT). No identifier is stored in clear.
+
 ``credit_line_events`` is the audit trail: one row per change (OPENED, REBASED, STEPPED_UP,
 LATE), numbered by the line's ``version``, with the limit before and after, the on-time count
 before and after, and what caused it (the decision, the loan, the outbox event).
@@ -20,13 +25,17 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     Column,
+    Connection,
     Date,
     DateTime,
+    Index,
     Integer,
     String,
     Table,
+    text,
 )
 
+from lendcore.decisioning.pricing import CreditLineFacts
 from lendcore.store.metadata import metadata
 
 LINE_EVENT_KINDS = "('OPENED', 'REBASED', 'STEPPED_UP', 'LATE')"
@@ -53,8 +62,11 @@ credit_lines = Table(
     Column("last_overdue_event_id", BigInteger, nullable=False, server_default="0"),
     Column("opened_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # The ID number's blind index (migration 0010); NULL only for a line whose decision is gone.
+    Column("applicant_key", String(64)),
     CheckConstraint("credit_limit > 0 AND credit_limit <= tier_max", name="limit_in_tier"),
     CheckConstraint("step_up_after >= 1", name="step_up_after_positive"),
+    Index("ix_credit_lines_applicant_key", "applicant_key"),
 )
 
 credit_line_events = Table(
@@ -76,3 +88,20 @@ credit_line_events = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     CheckConstraint(f"kind IN {LINE_EVENT_KINDS}", name="kind"),
 )
+
+
+# The decision hot path's look-up, built once as plain SQL (fraud_tables.py says why: a composed
+# select() costs more to cache-key than to run). One person with two accounts has two lines:
+# the larger one counts (the offer takes the larger limit anyway); ties go to the lower id.
+_LINE_OF_APPLICANT = text(
+    "SELECT borrower_id, credit_limit, version FROM credit_lines "
+    "WHERE applicant_key = :applicant_key ORDER BY credit_limit DESC, borrower_id LIMIT 1"
+)
+
+
+def line_of_applicant(connection: Connection, applicant_key: str) -> CreditLineFacts | None:
+    """The applicant's credit line as it stands now, or None."""
+    row = connection.execute(_LINE_OF_APPLICANT, {"applicant_key": applicant_key}).first()
+    if row is None:
+        return None
+    return CreditLineFacts(int(row.borrower_id), int(row.credit_limit), int(row.version))

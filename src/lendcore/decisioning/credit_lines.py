@@ -26,7 +26,9 @@ Every change is a numbered ``credit_line_events`` row; a step-up also leaves a
 A new approved decision for a borrower who has a line **rebases** it: the new decision's tier
 maximum and rule apply, the limit is the larger of the current limit and the new initial limit,
 never above the new tier maximum (so a decision may cut a limit; repayments never do), and the
-on-time count carries over.
+on-time count carries over. The line keeps the decision's ``applicant_key`` (the ID number's
+blind index) so the *next* decision finds it and offers at least its limit
+(``pricing.make_offer``), which is how a step-up reaches the borrower.
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ STEPPED_UP_EVENT = "CREDIT_LIMIT_STEPPED_UP"
 def _terms_of(connection: Connection, decision_id: int) -> dict[str, Any]:
     """The approved offer of a decision (a machine approval, or a review that approved it)."""
     row = connection.execute(
-        select(decisions.c.outcome, decisions.c.result).where(
+        select(decisions.c.outcome, decisions.c.result, decisions.c.applicant_key).where(
             decisions.c.decision_id == decision_id
         )
     ).first()
@@ -82,6 +84,8 @@ def _terms_of(connection: Connection, decision_id: int) -> dict[str, Any]:
         "tier_max": parse_major(offer["tier_max"]),
         "step_up_after": int(offer["step_up"]["after"]),
         "step_up_factor": str(offer["step_up"]["factor"]),
+        # the person's blind index: the next decision finds this line by it
+        "applicant_key": row.applicant_key,
     }
 
 

@@ -8,15 +8,22 @@ with versioned, hot-reloaded JDM files); this module only orders them and reads 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from enum import StrEnum
 from typing import Any, Protocol
 
 from lendcore.decisioning.policy import PolicyEngine, compact_trace
-from lendcore.decisioning.pricing import LimitTerms, OfferRefused, PricedOffer, make_offer
+from lendcore.decisioning.pricing import (
+    CreditLineFacts,
+    LimitTerms,
+    OfferRefused,
+    PricedOffer,
+    make_offer,
+)
 from lendcore.decisioning.rules import limits_context, tier_context
 from lendcore.kernel.errors import ErrorCode, ValidationError
+from lendcore.kernel.money import format_major
 from lendcore.products.caps import RateCap
 from lendcore.products.loader import LoadedProduct
 
@@ -195,6 +202,23 @@ class Decision:
         }
 
 
+def _line_trace(
+    line: CreditLineFacts, terms: LimitTerms | None, offer: PricedOffer | None, outcome: Outcome
+) -> list[dict[str, Any]]:
+    """The credit line's step in the trace: what the line said and whether it set the limit."""
+    values: dict[str, Any] = {
+        "line_borrower_id": str(line.borrower_id),
+        "line_limit": format_major(line.limit),
+        "line_version": line.version,
+        "policy_limit": None if terms is None else format_major(terms.initial_limit),
+        "offered_limit": None if offer is None else format_major(offer.credit_limit),
+        "limit_source": None if offer is None else offer.limit_source,
+        "applied": offer is not None and offer.limit_source == "credit_line",
+        "outcome": str(outcome),
+    }
+    return [{"node": "授信额度 credit line", "performance": None, "values": values}]
+
+
 def decide(
     engine: PolicyEngine,
     application: Requested,
@@ -208,9 +232,23 @@ def decide(
 ) -> Decision:
     """The policies, then the offer. An approval with no offer under the cap becomes a manual
     review (:data:`NO_COMPLIANT_OFFER`); a manual review carries the offer the reviewer would
-    grant."""
+    grant.
+
+    The applicant's credit line (``context["credit_line"]``, read at decision time) raises an
+    **approval's** limit to the line's (within the tier and product maxima, ``make_offer``); it
+    never touches a rejection or a manual review, and never turns an approval into a review: if
+    the larger offer finds no rate under the cap, the policy's own limit is priced instead."""
     policy = evaluate_policies(engine, context, versions=versions, trace=trace)
+    line = CreditLineFacts.from_context(context.get("credit_line"))
     if policy.limit is None:
+        if line is not None:
+            policy = replace(
+                policy,
+                trace={
+                    **policy.trace,
+                    "credit_line": _line_trace(line, None, None, policy.outcome),
+                },
+            )
         return Decision(policy.outcome, policy.reasons, policy, None, None)
     terms = LimitTerms.from_policy(policy.limit)
     loaded = products.get(terms.product)
@@ -220,16 +258,28 @@ def decide(
             f"limits: unknown product {terms.product!r}",
             {"policy": "limits"},
         )
-    priced = make_offer(
-        terms,
-        loaded.product,
-        product_version=loaded.version_hash,
-        requested_product=application.product,
-        requested_amount=application.amount,
-        requested_term=application.term,
-        start=start,
-        cap=cap,
-    )
+
+    def price(line_limit: int | None) -> PricedOffer | OfferRefused:
+        return make_offer(
+            terms,
+            loaded.product,
+            product_version=loaded.version_hash,
+            requested_product=application.product,
+            requested_amount=application.amount,
+            requested_term=application.term,
+            start=start,
+            cap=cap,
+            line_limit=line_limit,
+        )
+
+    line_limit = line.limit if line is not None and policy.outcome is Outcome.APPROVE else None
+    priced = price(line_limit)
+    if line_limit is not None and isinstance(priced, OfferRefused):
+        priced = price(None)
+    if line is not None:
+        offered = None if isinstance(priced, OfferRefused) else priced
+        step = _line_trace(line, terms, offered, policy.outcome)
+        policy = replace(policy, trace={**policy.trace, "credit_line": step})
     priced_with = {loaded.product.code: loaded.version_hash}
     if isinstance(priced, OfferRefused):
         reasons = (*policy.reasons, NO_COMPLIANT_OFFER)

@@ -10,6 +10,11 @@ An offer above the cap is **reduced, then refused**: the rate is lowered to the 
 if even the minimum rate is above the cap (fees alone too heavy for this amount and term), no
 offer is made and the refusal carries ``RATE_CAP_EXCEEDED``. Amount and term are never changed
 to fit the cap: they are what the borrower asked for.
+
+A returning applicant's **credit line** (:class:`CreditLineFacts`, read at decision time and
+stored in the rule context) raises the limit: the offered limit is the larger of the policy's
+initial limit and the line's current limit, never above the tier maximum nor the product's
+maximum (``limit_source`` says which one it came from). It never lowers a limit.
 """
 
 from __future__ import annotations
@@ -43,6 +48,44 @@ class StepUpRule:
             raise ValidationError(ErrorCode.INVALID_POLICY, "step_up_after must be at least 1")
         if not Decimal(1) <= self.factor <= Decimal(10):
             raise ValidationError(ErrorCode.INVALID_POLICY, "step_up_factor must be in 1..10")
+
+
+LIMIT_SOURCES = ("policy", "credit_line")
+
+
+@dataclass(frozen=True, slots=True)
+class CreditLineFacts:
+    """The applicant's credit line as the decision saw it: stored in the rule context (a replay
+    reads it from there, never from the line, which has moved on)."""
+
+    borrower_id: int
+    limit: int  # fen, the line's current limit
+    version: int  # the line's history version it was read at
+
+    def to_context(self) -> dict[str, Any]:
+        return {
+            "found": True,
+            "borrower_id": str(self.borrower_id),
+            "limit": format_major(self.limit),
+            "version": self.version,
+        }
+
+    @classmethod
+    def from_context(cls, document: Any) -> CreditLineFacts | None:
+        """The line a context recorded; None when it recorded none (or predates lines)."""
+        if not isinstance(document, Mapping) or not document.get("found"):
+            return None
+        return cls(
+            int(document["borrower_id"]), parse_major(document["limit"]), int(document["version"])
+        )
+
+
+NO_CREDIT_LINE: dict[str, Any] = {
+    "found": False,
+    "borrower_id": None,
+    "limit": None,
+    "version": None,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +162,7 @@ class PricedOffer:
     counter_offer: bool  # a different product than the one applied for
     requested_rate: Decimal  # the policy's rate before any reduction for the cap
     product_version: str
+    limit_source: str = "policy"  # "credit_line" when the applicant's line raised the limit
 
     @property
     def rate_reduced_for_cap(self) -> bool:
@@ -144,6 +188,7 @@ class PricedOffer:
             "credit_limit": format_major(self.credit_limit),
             "tier_max": format_major(self.tier_max),
             "step_up": {"after": self.step_up.after, "factor": str(self.step_up.factor)},
+            "limit_source": self.limit_source,
         }
 
 
@@ -167,25 +212,30 @@ def make_offer(
     requested_term: int,
     start: date,
     cap: RateCap | None = None,
+    line_limit: int | None = None,
 ) -> PricedOffer | OfferRefused:
     """The offer for an approved (or reviewed) application.
 
-    Amount: the request clamped into [max(policy min, product min), min(initial limit, product
-    max)]. Term: the request clamped the same way; on a counter-offer in another product (whose
+    Limit: the policy's initial limit, or ``line_limit`` (the applicant's credit line, fen) when
+    that is larger, never above the tier maximum (the policy's ``amount_max``) nor the product's
+    maximum. Amount: the request clamped into [max(policy min, product min), that limit]. Term: the request clamped the same way; on a counter-offer in another product (whose
     term unit may differ) the longest term the policy allows. Rate: the policy's, clamped into
     the product's range, then reduced for the cap if needed (module docstring)."""
     if limit.product != product.code:
         raise ValidationError(ErrorCode.INVALID_POLICY, "limits row and product disagree")
     amount_low = max(limit.amount_min, product.amount.min)
-    amount_high = min(limit.initial_limit, limit.amount_max, product.amount.max)
+    ceiling = min(limit.amount_max, product.amount.max)
+    policy_high = min(limit.initial_limit, ceiling)
+    amount_high = max(policy_high, min(line_limit or 0, ceiling))
+    limit_source = "credit_line" if amount_high > policy_high else "policy"
     term_low = max(limit.term_min, product.term.min)
     term_high = min(limit.term_max, product.term.max)
-    if amount_low > amount_high or term_low > term_high:
+    if amount_low > policy_high or term_low > term_high:  # the policy's own ranges, line or not
         raise ValidationError(
             ErrorCode.INVALID_POLICY,
             f"limits for {product.code} do not overlap the product's ranges",
             {
-                "amount": [format_major(amount_low), format_major(amount_high)],
+                "amount": [format_major(amount_low), format_major(policy_high)],
                 "term": [term_low, term_high],
             },
         )
@@ -199,11 +249,12 @@ def make_offer(
     return PricedOffer(
         offer=offer,
         credit_limit=amount_high,
-        tier_max=min(limit.amount_max, product.amount.max),
+        tier_max=ceiling,
         step_up=limit.step_up,
         counter_offer=counter_offer,
         requested_rate=rate,
         product_version=product_version,
+        limit_source=limit_source,
     )
 
 

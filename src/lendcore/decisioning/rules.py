@@ -40,6 +40,7 @@ from pydantic import (
 from pydantic import ValidationError as SchemaError
 
 from lendcore.decisioning.data import CHARACTERISTICS
+from lendcore.decisioning.pricing import NO_CREDIT_LINE, CreditLineFacts
 from lendcore.kernel.errors import ErrorCode, LendcoreError, ValidationError
 from lendcore.kernel.money import format_major, parse_major, to_major
 
@@ -305,10 +306,11 @@ def build_context(
     fraud_checked: bool = False,
     score: float | None = None,
     pd: float | None = None,
+    credit_line: CreditLineFacts | None = None,
 ) -> dict[str, Any]:
     """The facts the admission policy reads. ``score``/``pd`` are the credit model's (None when
     unscored: the policies refer that to review); ``score_band`` is filled from the tier
-    policy."""
+    policy; ``credit_line`` is the applicant's line as read now (the offer draws on it)."""
     applicant = application.applicant
     profile = application.credit_profile
     counts = empty_identifier_counts()
@@ -347,6 +349,7 @@ def build_context(
         "score": _number(score, "score"),
         "pd": _probability(pd),
         "score_band": None,
+        "credit_line": dict(NO_CREDIT_LINE) if credit_line is None else credit_line.to_context(),
     }
 
 

@@ -3,17 +3,17 @@
 :meth:`DecisionService.decide` takes a unit of work (or a connection) and writes two things on
 it, after everything that can fail has run: this application's identifiers into the fraud index,
 and one ``decisions`` row holding what a replay needs -- the masked request, the rule context
-(features, fraud counts, blacklist hit, IP verdict and the model's score as they were at decision
-time), the policy versions, the model version and arm, the trace, the shadow scores and the
-response. The caller commits. Bad input raises :class:`ValidationError` before any write.
+(features, fraud counts, blacklist hit, IP verdict, the applicant's credit line and the model's
+score as they were at decision time), the policy versions, the model version and arm, the
+trace, the shadow scores and the response. The caller commits. Bad input raises :class:`ValidationError` before any write.
 
 :meth:`DecisionService.replay` re-runs a stored decision: the stored credit profile through the
 recorded model version, the stored context through the recorded policy versions, the offer priced
 with the recorded product version (kept by hash in a
 :class:`~lendcore.products.versions.ProductVersionStore`, written when the service is built,
-before any decision priced with it is recorded). It never reads
-the identifier index, the blacklist or the IP reputation again (they have moved on), so a replay
-of an unchanged pipeline gives the same answer, and a difference is a finding.
+before any decision priced with it is recorded). It never reads the identifier index, the
+blacklist, the IP reputation or the credit line again (they have moved on), so a replay of an
+unchanged pipeline gives the same answer, and a difference is a finding.
 
 Everything the hot path needs is built once (the policy engine caches parsed versions, the model
 registry compiled models, products are loaded at start-up); a decision reads no file.
@@ -31,6 +31,7 @@ from sqlalchemy import Connection, insert, select
 
 from lendcore.decisioning import blacklist as blacklist_entries
 from lendcore.decisioning import reviews
+from lendcore.decisioning.credit_line_tables import line_of_applicant
 from lendcore.decisioning.decide import Decision, RequestedTerms, decide
 from lendcore.decisioning.decision_tables import decisions
 from lendcore.decisioning.documents import compare, response_document
@@ -49,6 +50,7 @@ from lendcore.decisioning.fraud_tables import (
 )
 from lendcore.decisioning.inputs import mask_application
 from lendcore.decisioning.policy import PolicyEngine
+from lendcore.decisioning.pricing import CreditLineFacts
 from lendcore.decisioning.rules import Application, build_context, parse_application
 from lendcore.decisioning.scoring import ModelRegistry, ModelScore, Scoring
 from lendcore.kernel.clock import DEFAULT_TIMEZONE, Clock, SystemClock
@@ -77,6 +79,7 @@ class Facts:
     blacklist_identifier: str | None = None
     ip_risk: str | None = None
     fraud_checked: bool = False
+    credit_line: CreditLineFacts | None = None  # the applicant's line, found by applicant key
 
 
 @dataclass(frozen=True)
@@ -163,6 +166,7 @@ class DecisionService:
             fraud_checked=facts.fraud_checked,
             score=result.score,
             pd=result.pd,
+            credit_line=facts.credit_line,
         )
         decision = decide(
             self.engine,
@@ -216,8 +220,9 @@ class DecisionService:
             at=at,
         )
         hit = self.blacklist(connection).first_hit(identifiers)
+        line = line_of_applicant(connection, applicant_key)
         verdict = self.ip_reputation.check(application.device.ip)
-        facts = Facts(counts, hit.kind if hit else None, str(verdict.risk), True)
+        facts = Facts(counts, hit.kind if hit else None, str(verdict.risk), True, line)
         evaluation = self.evaluate(application, application_id=application_id, at=at, facts=facts)
         decision_id = self.ids.next_id()
         response = response_document(
