@@ -8,6 +8,7 @@ from datetime import date
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from lendcore.api.app import create_app
 from lendcore.batch.runner import run_eod
@@ -229,6 +230,14 @@ def _audit(engine, kind):
         return [r.payload for page in iter_records(connection) for r in page if r.kind == kind]
 
 
+def _stored_status(engine, case_id):
+    """What an auditor querying the table sees (not the API's rendering)."""
+    with engine.connect() as connection:
+        return connection.execute(
+            select(hardship_cases.c.status).where(hardship_cases.c.case_id == int(case_id))
+        ).scalar_one()
+
+
 def _flagged_case(client):
     response = post(client, "/api/negotiation/calculate", WITH_FORGED_STATEMENT)
     assert response.status_code == 201, response.text
@@ -241,6 +250,7 @@ def test_a_flagged_statement_marks_the_case_flagged_and_audits_its_signals(clien
     assert [r["code"] for r in case["reasons"]] == ["STATEMENT_FLAGGED"]
     shown = client.get(f"/api/negotiation/cases/{case['case_id']}").json()
     assert shown["status"] == "FLAGGED"
+    assert _stored_status(engine, case["case_id"]) == "FLAGGED"
     assert shown["flag"]["signals"][0]["code"] == "BALANCE_MISMATCH"
     assert shown["flag"]["cleared"] is None
     (entry,) = _audit(engine, "hardship.calculate")
@@ -265,6 +275,7 @@ def test_an_operator_clears_the_flag_with_a_note_and_the_loan_can_be_calculated(
     assert cleared.status_code == 200, cleared.text
     document = cleared.json()
     assert document["status"] == "INELIGIBLE"
+    assert _stored_status(engine, case["case_id"]) == "INELIGIBLE"
     assert document["flag"]["cleared"]["operator"] == "sup-1"
     (entry,) = _audit(engine, "hardship.clear_flag")
     assert entry["signals"] == ["BALANCE_MISMATCH"] and entry["note"] == "bank confirmed the export"

@@ -29,13 +29,8 @@ def flag_reasons(result: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def is_flagged(row: Any) -> bool:
-    """A flagged case not yet cleared (stored as INELIGIBLE with the STATEMENT_FLAGGED reason
-    and no operator: see :mod:`lendcore.hardship.service`)."""
-    return row.status == "INELIGIBLE" and row.operator is None and bool(flag_reasons(row.result))
-
-
-def shown_status(row: Any) -> str:
-    return FLAGGED if is_flagged(row) else str(row.status)
+    """A flagged case not yet cleared (clearing moves it to INELIGIBLE)."""
+    return bool(row.status == FLAGGED)
 
 
 def flag_document(row: Any) -> dict[str, Any] | None:
@@ -55,20 +50,18 @@ def flag_document(row: Any) -> dict[str, Any] | None:
 def refuse_if_flagged(connection: Connection, loan_id: int) -> None:
     """Fail closed: while a flagged case of the loan is not cleared, no new calculation (a
     declared income would otherwise walk round the forged statement at once)."""
-    rows = connection.execute(
-        select(hardship_cases).where(
-            hardship_cases.c.loan_id == loan_id,
-            hardship_cases.c.status == "INELIGIBLE",
-            hardship_cases.c.operator.is_(None),
-        )
-    ).all()
-    open_flags = [row for row in rows if is_flagged(row)]
-    if open_flags:
+    flagged = connection.execute(
+        select(hardship_cases.c.case_id)
+        .where(hardship_cases.c.loan_id == loan_id, hardship_cases.c.status == FLAGGED)
+        .order_by(hardship_cases.c.case_id)
+        .limit(1)
+    ).scalar()
+    if flagged is not None:
         raise PolicyViolation(
             ErrorCode.CASE_FLAGGED,
             "该贷款的银行流水被标记为疑似篡改，需人工核查并解除后方可重新测算 / a statement for "
             "this loan was flagged: an operator must review it and clear the flag first",
-            {"loan_id": loan_id, "flagged_case_id": str(open_flags[0].case_id)},
+            {"loan_id": loan_id, "flagged_case_id": str(flagged)},
         )
 
 

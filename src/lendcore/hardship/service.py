@@ -10,10 +10,8 @@ Lifecycle of a case (``hardship_cases.status``)::
 A statement with forgery signals makes the case FLAGGED: its signals and reasons go into the
 audit entry, and further calculations for the same loan are refused (``CASE_FLAGGED``) until an
 operator has reviewed the evidence and cleared the flag with a note (:func:`clear_flag`,
-audited); the cleared case stays without a plan, a new calculation starts afresh. (Until the
-schema's status check lists FLAGGED — the next migration — a flagged case is stored as
-INELIGIBLE with the STATEMENT_FLAGGED reason and no operator, and shown as FLAGGED; clearing
-records the operator and note on it.)
+audited), which moves it to INELIGIBLE with the operator and note on it: the cleared case
+stays without a plan, a new calculation starts afresh.
 
 Approval books exactly the plan the borrower agreed to: if the loan owes something other than
 the debt the case was priced on, it is refused with ``CASE_STALE`` (recalculate); a plan with a
@@ -44,7 +42,6 @@ from lendcore.hardship.case_checks import (
     is_flagged,
     priced_debt,
     refuse_if_flagged,
-    shown_status,
 )
 from lendcore.hardship.plan_check import DEFAULT_MISSES_ALLOWED as DEFAULT_MISSES_ALLOWED
 from lendcore.hardship.plan_check import check_plans as check_plans
@@ -93,7 +90,7 @@ def _load(connection: Connection, case_id: int, *, lock: bool = False) -> Any:
 def case_document(row: Any) -> dict[str, Any]:
     return {
         "case_id": str(row.case_id),
-        "status": shown_status(row),
+        "status": row.status,
         "flag": flag_document(row),
         "loan_id": None if row.loan_id is None else str(row.loan_id),
         "policy": {"id": row.policy_id, "version": row.policy_version},
@@ -155,8 +152,12 @@ def calculate_case(
         body["days_past_due"] = int(loan.days_past_due)
     case_id = _IDS.next_id()
     result = calculator(body, seed=case_id if seed is None else seed)
-    status = "CALCULATED" if result.get("eligible") and result.get("plans") else "INELIGIBLE"
-    flagged = bool(flag_reasons(result))
+    if flag_reasons(result):
+        status = FLAGGED
+    elif result.get("eligible") and result.get("plans"):
+        status = "CALCULATED"
+    else:
+        status = "INELIGIBLE"
     policy = result.get("policy") or {}
     uow.connection.execute(
         insert(hardship_cases).values(
@@ -183,7 +184,7 @@ def calculate_case(
                 {
                     "case_id": case_id,
                     "loan_id": loan_id,
-                    "status": FLAGGED if flagged else status,
+                    "status": status,
                     "reasons": result.get("reasons", []),
                     "signals": (result.get("statements") or {}).get("signals", []),
                     "stress": result.get("stress"),
@@ -193,17 +194,18 @@ def calculate_case(
             )
         ],
     )
-    return {"case_id": str(case_id), "status": FLAGGED if flagged else status, **result}
+    return {"case_id": str(case_id), "status": status, **result}
 
 
 def clear_flag(
     uow: UnitOfWork, case_id: int, *, operator: str, note: str, now: datetime
 ) -> dict[str, Any]:
-    """An operator reviewed a flagged case's statements: the flag is cleared (audited with the
-    signals and the note), and the loan may be calculated again."""
+    """An operator reviewed a flagged case's statements: the flag is cleared — FLAGGED becomes
+    INELIGIBLE, as the case still offers no plan (audited with the signals and the note) — and
+    the loan may be calculated again."""
     row = _load(uow.connection, case_id, lock=True)
     if not is_flagged(row):
-        raise _conflict(case_id, shown_status(row), FLAGGED)
+        raise _conflict(case_id, row.status, FLAGGED)
     if not note.strip():
         raise ValidationError(
             ErrorCode.INVALID_ARGUMENT,
@@ -213,7 +215,9 @@ def clear_flag(
     uow.connection.execute(
         update(hardship_cases)
         .where(hardship_cases.c.case_id == case_id)
-        .values(operator=operator, decision_note=note[:500], updated_at=_utc(now))
+        .values(
+            status="INELIGIBLE", operator=operator, decision_note=note[:500], updated_at=_utc(now)
+        )
     )
     signals = (row.result.get("statements") or {}).get("signals", [])
     _audit(

@@ -23,7 +23,8 @@ from sqlalchemy import (
 from lendcore.store.metadata import metadata
 
 STATUSES = (
-    "INELIGIBLE",  # calculated: no lawful plan (not eligible, red stress level, flagged statement)
+    "INELIGIBLE",  # calculated: no lawful plan (not eligible, red stress level, a cleared flag)
+    "FLAGGED",  # a statement with forgery signals: no plan, the loan refused until cleared (0011)
     "CALCULATED",  # three plans offered
     "PENDING",  # the borrower chose a plan and consented; awaiting an operator
     "REJECTED",  # the operator declined it
