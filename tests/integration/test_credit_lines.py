@@ -321,3 +321,21 @@ def test_the_simulators_on_time_borrowers_step_up_and_the_report_counts_them(eng
         summary["average_limit_before"]
     )
     assert len(history) == len(_stepped_events(engine)) >= len(stepped)
+
+
+def test_a_rerun_counts_only_the_late_events_its_line_has_not_consumed(engine, setup):
+    """A rerun of a closed day that closes a loan opened after the first run (here booked with
+    an earlier start, so it falls overdue on that same day) counts that loan's lateness once and
+    the already-consumed event not again."""
+    decision = _instalment_loan(engine, setup)
+    with UnitOfWork(engine) as uow:
+        due = load_instalments(uow, BORROWER, 1)[0]["due_date"]
+    day = due + timedelta(days=1)  # loan 1 falls overdue
+    run_eod(engine, day)
+    assert _line(engine)["late_total"] == 1
+    _open(engine, decision, 2, principal=300_000)  # same start: due, and overdue, on the same days
+    run_eod(engine, day)
+    line = _line(engine)
+    late = [e for e in line["history"] if e["kind"] == "LATE"]
+    assert line["late_total"] == 2
+    assert [e["loan_id"] for e in late] == ["1", "2"]

@@ -10,6 +10,7 @@ import threading
 import time
 from datetime import UTC, date, datetime, timedelta
 
+import pytest
 from sqlalchemy import text
 
 from lendcore.batch.runner import run_eod
@@ -146,3 +147,42 @@ def test_repayments_during_end_of_day_are_neither_lost_nor_double_counted(postgr
     assert sum(started < t < finished for t in paid_at) > 50  # the two really overlapped
     assert result.ok, (result.ledger_mismatches, result.schedule_mismatches)
     assert cash_in == recorded == sum(payments)
+
+
+def _without(state, loan_id):
+    """``_state`` with one loan's rows left out: the other loans' part, to compare."""
+    return {name: [r for r in rows if r["loan_id"] != loan_id] for name, rows in state.items()}
+
+
+@pytest.mark.parametrize(
+    "day", [date(2026, 3, 31), date(2026, 3, 15)], ids=["month_end", "due_day"]
+)
+def test_a_rerun_after_a_new_loan_closes_only_the_new_loan(engine, day):
+    """Rerunning a closed date after a loan was disbursed on it closes (and, at month end,
+    snapshots) the new loan and changes nothing for the loans already closed — their penalty,
+    due lines, events, month-end recognition and snapshots stay exactly as the first run left
+    them. 2026-03-15 is a due day (and the old loans are overdue), 2026-03-31 a month end."""
+    for loan_id in range(1, 6):
+        make_loan(engine, loan_id)
+    run_eod(engine, day)
+    before = _state(engine)
+    make_loan(engine, 99, start=day)  # disbursed on the closed day, through the real services
+
+    summary = run_eod(engine, day)
+
+    assert summary.loan_days == 1
+    after = _state(engine)
+    assert _without(after, 99) == before
+    new = [r for r in after["loans"] if r["loan_id"] == 99]
+    assert str(new[0]["last_closed_business_date"])[:10] == day.isoformat()
+    columns = ("bucket", "days_past_due", "state", "principal_outstanding")
+    snapshots = [
+        (str(r["month_end"])[:10], *(r[c] for c in columns))
+        for r in after["snapshots"]
+        if r["loan_id"] == 99
+    ]
+    # Snapshots are month-end only: none on the due day.
+    expected = [(day.isoformat(), "M0", 0, "ACTIVE", 1_200_000)] if day.day == 31 else []
+    assert snapshots == expected
+    with engine.connect() as connection:
+        assert reconcile(connection).ok

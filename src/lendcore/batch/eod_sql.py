@@ -15,9 +15,12 @@ Steps, in order (D = the business date being closed):
 4. events    — DUE_SOON, BECAME_OVERDUE, BUCKET_CHANGED into the outbox; then the credit lines
                consume the chunk's BECAME_OVERDUE events (``decisioning.credit_lines``: a late
                instalment resets the on-time count), two set-based statements;
-5. close     — current-period interest accrual (memo), days past due from the oldest unpaid
-               instalment, bucket, ACTIVE <-> OVERDUE, last_closed_business_date = D;
-6. snapshot  — (month end) each loan's bucket, for roll rates.
+5. snapshot  — (month end) the bucket, days past due and state each loan closes with, for roll
+               rates: computed from step 6's expressions over step 6's filter, just before it,
+               so only the loans being closed now are snapshotted (a rerun after a loan was
+               opened on D snapshots that loan alone);
+6. close     — current-period interest accrual (memo), days past due from the oldest unpaid
+               instalment, bucket, ACTIVE <-> OVERDUE, last_closed_business_date = D.
 Money is integer fen throughout; every division rounds half-up explicitly ((2a + b) / 2b).
 """
 
@@ -212,6 +215,10 @@ def build_statements(
 
     period_days = d.days("current_due_date", "current_period_start")
     elapsed = f"({d.days(':d', 'current_period_start')} + 1)"
+    # The close's new state; the snapshot below reads it (with dpd and bucket) too.
+    new_state = (
+        f"CASE WHEN {dpd} > 0 THEN 'OVERDUE' WHEN state = 'OVERDUE' THEN 'ACTIVE' ELSE state END"
+    )
     close = f"""
         UPDATE loans SET
             accrued_interest = CASE
@@ -220,17 +227,20 @@ def build_statements(
                 ELSE (current_interest * {elapsed} * 2 + {period_days}) / (2 * {period_days}) END,
             days_past_due = {dpd},
             bucket = {bucket},
-            state = CASE WHEN {dpd} > 0 THEN 'OVERDUE' WHEN state = 'OVERDUE' THEN 'ACTIVE'
-                         ELSE state END,
+            state = {new_state},
             last_closed_business_date = :d
         WHERE {_chunk()}"""
+    # Runs just BEFORE the close, over the close's own filter, with the close's own expressions:
+    # so it snapshots exactly the loans this transaction closes, as they will be once closed.
+    # Not "closed through D" read after the close: that also matches loans an earlier run closed
+    # for D, and a rerun after a loan was opened on D would insert their snapshots twice. Not
+    # ON CONFLICT DO NOTHING either: a rerun would then be exact only by accident, and a genuine
+    # second snapshot of a loan (a bug elsewhere) would be hidden instead of refused.
     snapshot = f"""
         INSERT INTO bucket_snapshots
             (borrower_id, loan_id, month_end, bucket, days_past_due, state, principal_outstanding)
-        SELECT borrower_id, loan_id, :d, bucket, days_past_due, state, principal_outstanding
-          FROM loans
-         WHERE partition_key >= :p0 AND partition_key < :p1 AND last_closed_business_date = :d
-           AND state IN {LIVE}"""
+        SELECT borrower_id, loan_id, :d, {bucket}, {dpd}, {new_state}, principal_outstanding
+          FROM loans WHERE {_chunk()}"""
     lock = None if sqlite else f"SELECT loan_id FROM loans WHERE {_chunk()} FOR UPDATE"
     return EodStatements(
         lock=lock,
@@ -287,7 +297,7 @@ def close_chunk_day(
     for sql in run:
         connection.execute(text(sql), params)
     consume_overdue_events(connection, day, partitions, now)
-    closed = connection.execute(text(statements.close), params).rowcount
-    if month_end:
+    if month_end:  # before the close: see build_statements
         connection.execute(text(statements.snapshot), params)
+    closed = connection.execute(text(statements.close), params).rowcount
     return int(closed)

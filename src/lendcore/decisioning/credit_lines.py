@@ -18,8 +18,9 @@ The design, and why it is the simplest clean one:
   after it writes them: two statements per chunk and day, no loop per loan. The rule: an
   instalment going overdue resets the count toward the next step to zero (the borrower needs
   ``after`` fresh on-time repayments), counts in ``late_total`` and is a ``LATE`` history row. A
-  line's ``last_overdue_event_id`` makes a rerun count nothing twice; a borrower's events are all
-  written by that borrower's chunk, in day order, so the cursor never skips one.
+  line's ``last_overdue_event_id`` is a cursor: only events past it are counted, so a rerun
+  counts nothing twice, even one that closes a loan opened since the first run; a borrower's
+  events are all written by that borrower's chunk, in day order, so the cursor never skips one.
 
 Every change is a numbered ``credit_line_events`` row; a step-up also leaves a
 ``CREDIT_LIMIT_STEPPED_UP`` outbox event (amount: the increase in fen) for notifications.
@@ -260,9 +261,14 @@ def record_on_time(
 
 # -- the end-of-day step: BECAME_OVERDUE events -> LATE (set-based, per chunk and day) -----------
 
+# Only the events past the line's cursor: a rerun of a closed day that closes a loan opened
+# since (booked with an earlier start, so it falls overdue that same day) writes a new event
+# next to one the line already consumed, and must count the new one alone.
 _OVERDUE = (
-    "(SELECT borrower_id, count(*) AS n, max(event_id) AS last_event, min(loan_id) AS loan_id "
-    "FROM outbox WHERE kind = 'BECAME_OVERDUE' AND business_date = :d GROUP BY borrower_id)"
+    "(SELECT o.borrower_id, count(*) AS n, max(o.event_id) AS last_event, "
+    "min(o.loan_id) AS loan_id FROM outbox o JOIN credit_lines w ON w.borrower_id = o.borrower_id "
+    "WHERE o.kind = 'BECAME_OVERDUE' AND o.business_date = :d "
+    "AND o.event_id > w.last_overdue_event_id GROUP BY o.borrower_id)"
 )
 _IN_CHUNK = "c.partition_key >= :p0 AND c.partition_key < :p1"
 _PARAMS = (bindparam("d", type_=Date), bindparam("now", type_=DateTime(timezone=True)))
