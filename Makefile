@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 
 # A synthetic portfolio through the real services and end-of-day batch: every loan decided by the
 # credit pipeline, a collections desk working the daily worklist through the contact gate, hardship
-# plans booked; then the report (terminal + var/report.html). About 55 s on the 2-core machine.
+# plans booked; then the report (terminal + var/report.html). 1-2 minutes on the 2-core machine.
 demo: $(STAMP)
 	$(BIN)/lendcore simulate --borrowers 3000 --days 120 --seed 7 --html var/report.html
 
