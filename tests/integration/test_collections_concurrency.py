@@ -26,6 +26,7 @@ from .test_collections_support import (
     audit_records,
     call,
     make_context,
+    race,
     request,
 )
 
@@ -40,29 +41,17 @@ def test_fifty_simultaneous_attempts_on_one_contact_allow_exactly_one(postgres_u
         call(engine, ctx, request(1, MORNING + timedelta(minutes=n)), Outcome.UNANSWERED)
     when = MORNING + timedelta(hours=1)
     clients = make_engine(postgres_url, poolclass=NullPool)  # a connection per client
-    barrier = threading.Barrier(CLIENTS)
-    verdicts: list[tuple[str, ...]] = []
-    errors: list[BaseException] = []
-    lock = threading.Lock()
 
-    def attempt(n: int) -> None:
-        try:
-            with UnitOfWork(clients) as uow:
-                barrier.wait()
-                decision = check_and_reserve(
-                    uow, request(1, when, contact_id="c1", agent=f"agent-{n}"), ctx
-                )
-                uow.commit()
-            with lock:
-                verdicts.append(decision.reasons)
-        except BaseException as exc:
-            errors.append(exc)
+    def attempt(n: int, barrier: threading.Barrier) -> tuple[str, ...]:
+        with UnitOfWork(clients) as uow:
+            barrier.wait()
+            decision = check_and_reserve(
+                uow, request(1, when, contact_id="c1", agent=f"agent-{n}"), ctx
+            )
+            uow.commit()
+        return decision.reasons
 
-    threads = [threading.Thread(target=attempt, args=(n,)) for n in range(CLIENTS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    verdicts, errors = race(CLIENTS, attempt)
     clients.dispose()
 
     assert errors == []
@@ -108,29 +97,17 @@ def test_simultaneous_attempts_from_separate_sqlite_engines_allow_exactly_one(sq
     when = _prepared(engine)
     ctx = make_context()
     engines = [make_engine(sqlite_url) for _ in range(SQLITE_THREADS)]  # a lock of their own each
-    barrier = threading.Barrier(SQLITE_THREADS)
-    verdicts: list[tuple[str, ...]] = []
-    errors: list[BaseException] = []
-    lock = threading.Lock()
 
-    def attempt(n: int) -> None:
-        try:
-            barrier.wait()
-            with UnitOfWork(engines[n]) as uow:
-                decision = check_and_reserve(
-                    uow, request(1, when, contact_id="c1", agent=f"agent-{n}"), ctx
-                )
-                uow.commit()
-            with lock:
-                verdicts.append(decision.reasons)
-        except BaseException as exc:
-            errors.append(exc)
+    def attempt(n: int, barrier: threading.Barrier) -> tuple[str, ...]:
+        barrier.wait()
+        with UnitOfWork(engines[n]) as uow:
+            decision = check_and_reserve(
+                uow, request(1, when, contact_id="c1", agent=f"agent-{n}"), ctx
+            )
+            uow.commit()
+        return decision.reasons
 
-    threads = [threading.Thread(target=attempt, args=(n,)) for n in range(SQLITE_THREADS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    verdicts, errors = race(SQLITE_THREADS, attempt)
     for each in engines:
         each.dispose()
     assert errors == []

@@ -25,6 +25,7 @@ from .test_collections_support import (
     call,
     check,
     make_context,
+    race,
     request,
 )
 
@@ -98,30 +99,18 @@ def test_fifty_simultaneous_attempts_on_one_person_about_two_debtors_allow_one(
     ctx = make_context()
     when = _two_debtors_one_contact_phone(engine, ctx)
     clients = make_engine(postgres_url, poolclass=NullPool)  # a connection per client
-    barrier = threading.Barrier(CLIENTS)
-    verdicts: list[tuple[str, ...]] = []
-    errors: list[BaseException] = []
-    lock = threading.Lock()
 
-    def attempt(n: int) -> None:
-        try:
-            with UnitOfWork(clients) as uow:
-                barrier.wait()
-                loan_id = 1 + n % 2  # half about each debtor
-                decision = check_and_reserve(
-                    uow, request(loan_id, when, contact_id="c1", agent=f"agent-{n}"), ctx
-                )
-                uow.commit()
-            with lock:
-                verdicts.append(decision.reasons)
-        except BaseException as exc:
-            errors.append(exc)
+    def attempt(n: int, barrier: threading.Barrier) -> tuple[str, ...]:
+        with UnitOfWork(clients) as uow:
+            barrier.wait()
+            loan_id = 1 + n % 2  # half about each debtor
+            decision = check_and_reserve(
+                uow, request(loan_id, when, contact_id="c1", agent=f"agent-{n}"), ctx
+            )
+            uow.commit()
+        return decision.reasons
 
-    threads = [threading.Thread(target=attempt, args=(n,)) for n in range(CLIENTS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    verdicts, errors = race(CLIENTS, attempt)
     clients.dispose()
 
     assert errors == []
