@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -31,6 +32,11 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         # A served process builds its decision service (policies, models: ~1-2 s) before it
         # accepts a request, so a new worker never queues live traffic behind the build.
         decisions.service_for(app)
+        # Everything built so far (modules, models, policies: about a million objects) lives as
+        # long as the process. Frozen, the collector no longer walks it: a full collection took
+        # ~100 ms with it, a stall every few hundred decisions (the p99 at 200 req/s).
+        gc.collect()
+        gc.freeze()
     yield
     queue = getattr(app.state, "applications", None)
     if queue is not None:  # the in-process application worker, when one was started
@@ -49,6 +55,7 @@ def create_app(engine: Engine | None = None, migrate: bool = True) -> FastAPI:
         'Errors: {"error": {"code", "message", "details"}}; POSTs that change state '
         "take an Idempotency-Key header.",
     )
+    decisions.decision_threads()  # a bad $LENDCORE_DECISION_THREADS fails here, not per request
     app.state.engine = engine or make_engine()
     if migrate:
         upgrade(app.state.engine)

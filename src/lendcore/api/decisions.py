@@ -6,14 +6,24 @@ fields, age -1, unknown product) is 422 and stores nothing; an unknown decision 
 is 404; a second verdict, a verdict on a decision that is not under review, or listing an
 identifier twice is 409. POSTs that write take an Idempotency-Key (the stored response is
 replayed for a retry with the same body).
+
+A decision is CPU work under the GIL (scoring, the policies, JSON): one process runs one at a
+time however many threads it gives them, and a pool of 40 threads (Starlette's default for sync
+endpoints) only interleaves them, every 5 ms, so that each of them finishes late. POST
+/api/decisions therefore runs in at most ``$LENDCORE_DECISION_THREADS`` threads per process
+(default 1): first come, first served. Serve more processes (``lendcore api --workers``) to use
+more cores; the other endpoints keep the default pool.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import threading
 from typing import Annotated, Any
 
+import anyio
+import anyio.to_thread
 from fastapi import APIRouter, Body, Header, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -175,19 +185,33 @@ def _domain(work: Any) -> tuple[int, Any]:
         e422=_BAD_BODY,
     ),
 )
-def post_decision(
+async def post_decision(
     request: Request,
     body: Annotated[Application, Body(openapi_examples={"clean": {"value": _DECISION_EXAMPLE}})],
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
+    # Validated here, in the event loop; the decision itself runs in a worker thread, at most
+    # decision_threads() of them per process (see the module's docstring).
+    return await anyio.to_thread.run_sync(
+        _post_decision, request, body, idempotency_key, limiter=_decision_limiter(request)
+    )
+
+
+def _post_decision(
+    request: Request, body: Application, idempotency_key: str | None
+) -> JSONResponse:
     decisions = service(request)
     try:
         application = decisions.validate(body)  # the unknown product, before any key is stored
+        # Scored and decided on a read snapshot, outside the write transaction (and SQLite's
+        # writer lock); decide() re-reads the facts inside it and evaluates again if they moved.
+        with request.app.state.engine.connect() as connection:
+            prepared = decisions.prepare(connection, application)
     except LendcoreError as exc:
         return _error(exc)
 
     def work(uow: UnitOfWork) -> tuple[int, Any]:
-        return 201, decisions.decide(uow, application, channel="api")
+        return 201, decisions.decide(uow, application, channel="api", prepared=prepared)
 
     return run_idempotent(
         request.app.state.engine,
@@ -196,6 +220,27 @@ def post_decision(
         body.model_dump(mode="json"),
         work,
     )
+
+
+DECISION_THREADS = "LENDCORE_DECISION_THREADS"
+
+
+def decision_threads() -> int:
+    """How many decisions one process runs at once (``$LENDCORE_DECISION_THREADS``, default 1)."""
+    raw = os.environ.get(DECISION_THREADS, "1")
+    if not raw.isdigit() or int(raw) < 1:
+        raise LendcoreError(
+            ErrorCode.INVALID_ARGUMENT, f"{DECISION_THREADS} must be a whole number >= 1: {raw!r}"
+        )
+    return int(raw)
+
+
+def _decision_limiter(request: Request) -> anyio.CapacityLimiter:
+    """The app's limiter, made in its event loop on the first decision."""
+    limiter: anyio.CapacityLimiter | None = getattr(request.app.state, "decision_limiter", None)
+    if limiter is None:
+        limiter = request.app.state.decision_limiter = anyio.CapacityLimiter(decision_threads())
+    return limiter
 
 
 @router.get(

@@ -5,7 +5,17 @@ it, after everything that can fail has run: this application's identifiers into 
 and one ``decisions`` row holding what a replay needs -- the masked request, the rule context
 (features, fraud counts, blacklist hit, IP verdict, the applicant's credit line and the model's
 score as they were at decision time), the policy versions, the model version and arm, the
-trace, the shadow scores and the response. The caller commits. Bad input raises :class:`ValidationError` before any write.
+trace, the shadow scores and the response. The caller commits. Bad input raises
+:class:`ValidationError` before any write.
+
+A caller that holds a write lock for the whole transaction (SQLite: one writer per database, across
+processes) first calls :meth:`DecisionService.prepare` on a read-only connection: validation,
+the facts, scoring and the policies run there, outside the lock. :meth:`~DecisionService.decide`
+then reads the facts again inside the transaction and records the prepared evaluation only if
+they are equal; otherwise (a concurrent application sharing an identifier, a new blacklist
+entry, a moved credit line) it evaluates again. The record is always what a decision made inside
+the transaction would be; only the lock is held for less (the API's POST /api/decisions does
+this; ``lendcore_decisions_total{evaluation}`` counts how often the preparation was reused).
 
 :meth:`DecisionService.replay` re-runs a stored decision: the stored credit profile through the
 recorded model version, the stored context through the recorded policy versions, the offer priced
@@ -22,8 +32,7 @@ registry compiled models, products are loaded at start-up); a decision reads no 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import datetime
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
@@ -32,7 +41,7 @@ from sqlalchemy import Connection, insert, select
 from lendcore.decisioning import blacklist as blacklist_entries
 from lendcore.decisioning import reviews
 from lendcore.decisioning.credit_line_tables import line_of_applicant
-from lendcore.decisioning.decide import Decision, RequestedTerms, decide
+from lendcore.decisioning.decide import RequestedTerms, decide
 from lendcore.decisioning.decision_tables import decisions
 from lendcore.decisioning.documents import compare, response_document
 from lendcore.decisioning.fraud import (
@@ -48,48 +57,44 @@ from lendcore.decisioning.fraud_tables import (
     identifier_counts_db,
     record_application_db,
 )
-from lendcore.decisioning.inputs import mask_application
 from lendcore.decisioning.policy import PolicyEngine
-from lendcore.decisioning.pricing import CreditLineFacts
+from lendcore.decisioning.records import (
+    Evaluation,
+    Facts,
+    Gathered,
+    Prepared,
+    decision_row,
+    get_decision,
+    load_row,
+)
 from lendcore.decisioning.rules import Application, build_context, parse_application
-from lendcore.decisioning.scoring import ModelRegistry, ModelScore, Scoring
+from lendcore.decisioning.scoring import ModelRegistry, ModelScore
 from lendcore.kernel.clock import DEFAULT_TIMEZONE, Clock, SystemClock
 from lendcore.kernel.errors import ErrorCode, LendcoreError, ValidationError
 from lendcore.kernel.ids import SnowflakeIds
+from lendcore.observability.metrics import LabelledCounter, export
 from lendcore.products.caps import RateCap
 from lendcore.products.loader import LoadedProduct
 from lendcore.products.versions import ProductVersionStore
+
+__all__ = ["CHANNELS", "DecisionService", "Evaluation", "Facts", "Prepared", "get_decision"]
 
 CHANNELS = ("api", "async", "cli", "sim")
 _BEIJING = ZoneInfo(DEFAULT_TIMEZONE)
 # Built once and executed with the row as parameters (a cached compiled statement); an
 # ``insert().values(**row)`` per decision cost twice the insert itself.
 _INSERT_DECISION = insert(decisions)
+# Counted when the record is written (a rolled-back transaction still counts: a process metric).
+DECISIONS = LabelledCounter(
+    "lendcore_decisions",
+    "decisions recorded by this process, by channel and by where they were evaluated",
+    ("channel", "evaluation"),
+)
+export(DECISIONS)
 
 
 class IdGenerator(Protocol):
     def next_id(self) -> int: ...
-
-
-@dataclass(frozen=True)
-class Facts:
-    """What the outside world said at decision time (stored in the context, never re-read)."""
-
-    identifier_counts: Mapping[str, Mapping[str, Any]] | None = None
-    blacklist_identifier: str | None = None
-    ip_risk: str | None = None
-    fraud_checked: bool = False
-    credit_line: CreditLineFacts | None = None  # the applicant's line, found by applicant key
-
-
-@dataclass(frozen=True)
-class Evaluation:
-    application: Application
-    application_id: int
-    decision_date: date
-    context: dict[str, Any]
-    scoring: Scoring
-    decision: Decision
 
 
 class DecisionService:
@@ -183,6 +188,28 @@ class DecisionService:
 
     # -- the use case -------------------------------------------------------------------------
 
+    def prepare(
+        self,
+        connection: Connection,
+        body: Mapping[str, Any] | Application,
+        *,
+        application_id: int | None = None,
+    ) -> Prepared:
+        """Validate, gather the facts and evaluate on a read-only ``connection``, outside any
+        write transaction: the expensive part of a decision, so that processes sharing one
+        SQLite writer lock (``lendcore api --workers 2``) score and run policies in parallel.
+        Writes nothing; hand the result to :meth:`decide`, which records it only if the facts
+        are still the same inside its transaction."""
+        application = self.validate(body)
+        given = application_id is not None
+        application_id = application_id if application_id is not None else self.ids.next_id()
+        at = self.clock.now()
+        gathered = self._gather(connection, application, application_id, at)
+        evaluation = self.evaluate(
+            application, application_id=application_id, at=at, facts=gathered.facts
+        )
+        return Prepared(application, application_id, at, gathered, evaluation, given)
+
     def decide(
         self,
         connection_or_uow: Any,
@@ -190,22 +217,63 @@ class DecisionService:
         *,
         channel: str,
         application_id: int | None = None,
+        prepared: Prepared | None = None,
     ) -> dict[str, Any]:
         """Decide and record one application; returns the response document. An application id
         that was decided already returns that decision (a redelivered message decides nothing
-        twice)."""
+        twice).
+
+        The facts are always read on this connection, inside the caller's transaction, so the
+        record is exactly what a decision made here and now would be. A ``prepared`` evaluation
+        (from :meth:`prepare`) whose facts are unchanged is recorded as it is; if anything moved
+        (an application sharing an identifier, a blacklist entry, the credit line, the IP list),
+        the application is evaluated again on the fresh facts."""
         if channel not in CHANNELS:
             raise ValidationError(
                 ErrorCode.INVALID_ARGUMENT, f"channel must be one of {', '.join(CHANNELS)}"
             )
-        application = self.validate(body)
         connection: Connection = getattr(connection_or_uow, "connection", connection_or_uow)
-        if application_id is not None:
+        if prepared is not None:
+            application, at = prepared.application, prepared.at
+            given, application_id = prepared.given_id, prepared.application_id
+        else:
+            application, at = self.validate(body), self.clock.now()
+            given = application_id is not None
+            application_id = application_id if application_id is not None else self.ids.next_id()
+        if given:  # a new id was never decided: only a caller's id is looked up
             stored = self._stored_response(connection, application_id)
             if stored is not None:
                 return stored
-        application_id = application_id if application_id is not None else self.ids.next_id()
-        at = self.clock.now()
+        gathered = self._gather(connection, application, application_id, at)
+        if prepared is not None and prepared.gathered == gathered:
+            evaluation, how = prepared.evaluation, "prepared"
+        else:
+            evaluation = self.evaluate(
+                application, application_id=application_id, at=at, facts=gathered.facts
+            )
+            how = "in_transaction" if prepared is None else "reevaluated"
+        decision_id = self.ids.next_id()
+        response = response_document(
+            evaluation.decision,
+            evaluation.scoring.acted,
+            decision_id=decision_id,
+            application_id=application_id,
+        )
+        # Writes last: everything above may fail and leave nothing behind.
+        record_application_db(
+            connection, index_rows(application_id, gathered.applicant_key, gathered.identifiers, at)
+        )
+        connection.execute(
+            _INSERT_DECISION, decision_row(evaluation, response, gathered, channel, at)
+        )
+        DECISIONS.inc(channel=channel, evaluation=how)
+        return response
+
+    def _gather(
+        self, connection: Connection, application: Application, application_id: int, at: datetime
+    ) -> Gathered:
+        """The identifiers and what the index, the blacklist, the credit line and the IP
+        reputation say of them now."""
         try:
             applicant_key, identifiers = identifiers_of(application, self.hasher)
         except LendcoreError as exc:
@@ -223,63 +291,7 @@ class DecisionService:
         line = line_of_applicant(connection, applicant_key)
         verdict = self.ip_reputation.check(application.device.ip)
         facts = Facts(counts, hit.kind if hit else None, str(verdict.risk), True, line)
-        evaluation = self.evaluate(application, application_id=application_id, at=at, facts=facts)
-        decision_id = self.ids.next_id()
-        response = response_document(
-            evaluation.decision,
-            evaluation.scoring.acted,
-            decision_id=decision_id,
-            application_id=application_id,
-        )
-        # Writes last: everything above may fail and leave nothing behind.
-        record_application_db(
-            connection, index_rows(application_id, applicant_key, identifiers, at)
-        )
-        connection.execute(
-            _INSERT_DECISION,
-            self._row(evaluation, response, applicant_key, channel, at, verdict.source),
-        )
-        return response
-
-    def _row(
-        self,
-        evaluation: Evaluation,
-        response: dict[str, Any],
-        applicant_key: str,
-        channel: str,
-        at: datetime,
-        ip_source: str,
-    ) -> dict[str, Any]:
-        application, scoring = evaluation.application, evaluation.scoring
-        return {
-            "decision_id": int(response["decision_id"]),
-            "application_id": evaluation.application_id,
-            "applicant_key": applicant_key,
-            "channel": channel,
-            "created_at": at.astimezone(UTC),
-            "decision_date": evaluation.decision_date,
-            "product": application.product,
-            "amount_fen": application.amount,
-            "term": application.term,
-            "outcome": response["outcome"],
-            "tier": response["tier"],
-            "score": float(response["score"]),
-            "pd": float(response["pd"]),
-            "arm": response["arm"],
-            "model_version": response["model_version"],
-            "policy_versions": response["policy_versions"],
-            "inputs": mask_application(application.model_dump(mode="json", exclude_none=True)),
-            "context": evaluation.context,
-            "result": {
-                "response": response,
-                "trace": evaluation.decision.policy.trace,
-                "model": scoring.acted.to_dict(),
-                "shadow": [s.to_dict() for s in scoring.shadow],
-                "experiment": None if scoring.assignment is None else scoring.assignment.to_dict(),
-                "ip_reputation_source": ip_source,
-                "product_versions": dict(evaluation.decision.priced_with),
-            },
-        }
+        return Gathered(applicant_key, tuple(identifiers), facts, verdict.source)
 
     def _stored_response(
         self, connection: Connection, application_id: int
@@ -296,7 +308,7 @@ class DecisionService:
 
     def replay(self, connection: Connection, decision_id: int) -> dict[str, Any]:
         """Re-evaluate a stored decision with its own model, policy and product versions."""
-        row = _load(connection, decision_id)
+        row = load_row(connection, decision_id)
         original = row.result["response"]
         model = row.result["model"]
         artifact = self.models.version(model["model_version"], model["model_kind"])
@@ -384,39 +396,6 @@ class DecisionService:
         self, connection: Connection, *, kind: str | None = None, limit: int = 100, offset: int = 0
     ) -> dict[str, Any]:
         return blacklist_entries.list_entries(connection, kind=kind, limit=limit, offset=offset)
-
-
-def _load(connection: Connection, decision_id: int) -> Any:
-    row = connection.execute(
-        select(decisions).where(decisions.c.decision_id == decision_id)
-    ).first()
-    if row is None:
-        raise ValidationError(
-            ErrorCode.UNKNOWN_DECISION,
-            f"no decision {decision_id}",
-            {"decision_id": str(decision_id)},
-        )
-    return row
-
-
-def get_decision(connection: Connection, decision_id: int) -> dict[str, Any]:
-    """The recorded decision: the response, the trace, the masked request, the context, the
-    shadow scores, the experiment draw and the review verdict (if any)."""
-    row = _load(connection, decision_id)
-    result = row.result
-    return {
-        **result["response"],
-        "channel": row.channel,
-        "created_at": reviews.as_utc(row.created_at).isoformat(),
-        "decision_date": row.decision_date.isoformat(),
-        "trace": result["trace"],
-        "model": result["model"],
-        "shadow": result["shadow"],
-        "experiment": result["experiment"],
-        "inputs": row.inputs,
-        "context": row.context,
-        "review": reviews.review_of(connection, decision_id),
-    }
 
 
 def production_hasher() -> HashIdentifier:
