@@ -2,6 +2,7 @@
 replay), 422 with nothing stored, Idempotency-Key, the review queue and verdicts, the blacklist,
 and the OpenAPI document."""
 
+import gc
 import itertools
 
 import pytest
@@ -11,6 +12,7 @@ from lendcore.api.app import create_app
 from lendcore.api.tables import idempotency_keys
 from lendcore.decisioning.fraud import sha256_hasher
 from lendcore.decisioning.service import DecisionService
+from lendcore.kernel.errors import ErrorCode, LendcoreError
 
 from .test_decisions_support import (
     APPLICATION,
@@ -299,5 +301,29 @@ def test_a_served_app_builds_its_decision_service_before_it_takes_a_request(
     monkeypatch.setenv("LENDCORE_WARM_START", "1")  # as `lendcore api` sets it
     app = create_app(engine)
     assert getattr(app.state, "decisions", None) is None
-    with TestClient(app):  # the lifespan has run; no request yet
-        assert isinstance(app.state.decisions, DecisionService)
+    gc.unfreeze()
+    try:
+        with TestClient(app):  # the lifespan has run; no request yet
+            assert isinstance(app.state.decisions, DecisionService)
+            # and froze what it built: the collector no longer walks the warm heap
+            assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+
+
+@pytest.mark.parametrize("threads", ["0", "two", "-1"])
+def test_a_bad_decision_thread_count_stops_the_app_at_start(engine, monkeypatch, threads):
+    monkeypatch.setenv("LENDCORE_DECISION_THREADS", threads)
+    with pytest.raises(LendcoreError) as caught:
+        create_app(engine)
+    assert caught.value.code == ErrorCode.INVALID_ARGUMENT
+    assert "LENDCORE_DECISION_THREADS" in caught.value.message
+
+
+def test_decisions_run_in_the_configured_number_of_threads(engine, tmp_path, monkeypatch):
+    monkeypatch.setenv("LENDCORE_DECISION_THREADS", "3")
+    app = create_app(engine)
+    app.state.decisions = make_setup(tmp_path).service
+    with TestClient(app) as test_client:
+        assert post(test_client, "/api/decisions", APPLICATION).status_code == 201
+    assert app.state.decision_limiter.total_tokens == 3

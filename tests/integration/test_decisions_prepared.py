@@ -1,0 +1,103 @@
+"""A decision prepared on a read snapshot (outside the write transaction) and recorded inside it,
+on both databases: recorded as prepared when the facts are unchanged, evaluated again when any of
+them moved in between (a blacklist entry, an application sharing an identifier), never a write
+while preparing, and a queued application's id still answered from its record."""
+
+import pytest
+
+from lendcore.decisioning.service import DECISIONS
+from lendcore.store.db import UnitOfWork
+
+from .test_decisions_support import (
+    APPLICATION,
+    another_person,
+    decide,
+    make_setup,
+    stored_counts,
+)
+
+
+@pytest.fixture
+def setup(tmp_path):
+    return make_setup(tmp_path)
+
+
+def _prepare(engine, service, body, **kwargs):
+    with engine.connect() as connection:
+        return service.prepare(connection, body, **kwargs)
+
+
+def _record(engine, service, body, prepared, channel="api"):
+    with UnitOfWork(engine) as uow:
+        document = service.decide(uow, body, channel=channel, prepared=prepared)
+        uow.commit()
+    return document
+
+
+def _counted(evaluation):
+    return DECISIONS.value(channel="api", evaluation=evaluation)
+
+
+def test_preparing_writes_nothing(engine, setup):
+    _prepare(engine, setup.service, APPLICATION)
+    assert stored_counts(engine) == (0, 0)
+
+
+def test_unchanged_facts_record_the_prepared_evaluation_as_it_is(engine, setup, monkeypatch):
+    prepared = _prepare(engine, setup.service, APPLICATION)
+    before = _counted("prepared")
+
+    def no_second_evaluation(*_args, **_kwargs):
+        raise AssertionError("evaluated again although the facts did not move")
+
+    monkeypatch.setattr(setup.service, "evaluate", no_second_evaluation)
+    document = _record(engine, setup.service, APPLICATION, prepared)
+    assert document["outcome"] == prepared.evaluation.decision.outcome == "APPROVE"
+    assert document["application_id"] == str(prepared.application_id)
+    assert _counted("prepared") == before + 1
+    assert stored_counts(engine) == (1, 5)
+
+
+def test_a_blacklist_entry_made_after_preparing_rejects(engine, setup):
+    prepared = _prepare(engine, setup.service, APPLICATION)
+    assert prepared.evaluation.decision.outcome == "APPROVE"
+    with UnitOfWork(engine) as uow:
+        setup.service.blacklist_add(
+            uow, "device_id", APPLICATION["device"]["device_id"], reason="fraud", source="t"
+        )
+        uow.commit()
+    before = _counted("reevaluated")
+    document = _record(engine, setup.service, APPLICATION, prepared)
+    assert document["outcome"] == "REJECT"
+    assert (document["reasons"][0]["code"], document["reasons"][0]["detail"]) == (
+        "BLACKLISTED",
+        "device_id",
+    )
+    assert _counted("reevaluated") == before + 1
+    # the record is the decision made on the fresh facts, and it replays as such
+    with engine.connect() as connection:
+        replay = setup.service.replay(connection, int(document["decision_id"]))
+        assert setup.service.get(connection, int(document["decision_id"]))["context"][
+            "blacklist_hit"
+        ]
+    assert replay["equal"] is True and replay["replayed"]["outcome"] == "REJECT"
+
+
+def test_an_application_sharing_the_phone_recorded_in_between_is_counted(engine, setup):
+    other = another_person(APPLICATION, 7)
+    other["applicant"]["phone"] = APPLICATION["applicant"]["phone"]
+    # both prepared before either is recorded: neither saw the other
+    first = _prepare(engine, setup.service, APPLICATION)
+    second = _prepare(engine, setup.service, other)
+    assert second.evaluation.decision.outcome == "APPROVE"
+    assert _record(engine, setup.service, APPLICATION, first)["outcome"] == "APPROVE"
+    document = _record(engine, setup.service, other, second)
+    assert document["outcome"] == "MANUAL_REVIEW"
+    assert [r["code"] for r in document["reasons"] if r["source"] == "policy"] == ["PHONE_SHARED"]
+
+
+def test_a_queued_id_prepared_again_returns_its_recorded_decision(engine, setup):
+    first = decide(engine, setup.service, APPLICATION, application_id=42, channel="async")
+    prepared = _prepare(engine, setup.service, APPLICATION, application_id=42)
+    assert _record(engine, setup.service, APPLICATION, prepared, channel="async") == first
+    assert stored_counts(engine)[0] == 1
