@@ -18,6 +18,7 @@ from lendcore.collections.model import Outcome
 from lendcore.collections.service import check_and_reserve
 from lendcore.store.db import UnitOfWork, make_engine
 
+from .racing import race
 from .test_collections_support import (
     MORNING,
     add_contacts,
@@ -26,7 +27,6 @@ from .test_collections_support import (
     audit_records,
     call,
     make_context,
-    race,
     request,
 )
 

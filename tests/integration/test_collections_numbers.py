@@ -15,6 +15,7 @@ from lendcore.collections.model import ContactScope, Outcome
 from lendcore.collections.service import check_and_reserve
 from lendcore.store.db import UnitOfWork, make_engine
 
+from .racing import race
 from .test_collections_support import (
     CONTACT_PHONE,
     MORNING,
@@ -25,7 +26,6 @@ from .test_collections_support import (
     call,
     check,
     make_context,
-    race,
     request,
 )
 

@@ -9,8 +9,6 @@ Times are Shanghai wall-clock text ("2026-03-02 10:00") so every boundary reads 
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -233,30 +231,3 @@ def drop_audit_guards(engine: Engine) -> None:
             connection.execute(
                 text("ALTER TABLE audit_chain DISABLE TRIGGER audit_chain_append_only")
             )
-
-
-def race(
-    count: int, attempt: Callable[[int, threading.Barrier], tuple[str, ...]]
-) -> tuple[list[tuple[str, ...]], list[BaseException]]:
-    """Run ``attempt(n, barrier)`` on ``count`` threads at once (each waits on the shared barrier
-    where it wants the race to start); the verdicts' reasons and any errors raised."""
-    barrier = threading.Barrier(count)
-    verdicts: list[tuple[str, ...]] = []
-    errors: list[BaseException] = []
-    lock = threading.Lock()
-
-    def run(n: int) -> None:
-        try:
-            reasons = attempt(n, barrier)
-            with lock:
-                verdicts.append(reasons)
-        except BaseException as exc:
-            with lock:
-                errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(n,)) for n in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return verdicts, errors

@@ -6,8 +6,9 @@ while preparing, and a queued application's id still answered from its record.""
 import pytest
 
 from lendcore.decisioning.service import DECISIONS
-from lendcore.store.db import UnitOfWork
+from lendcore.store.db import UnitOfWork, make_engine
 
+from .racing import race
 from .test_decisions_support import (
     APPLICATION,
     another_person,
@@ -101,3 +102,29 @@ def test_a_queued_id_prepared_again_returns_its_recorded_decision(engine, setup)
     prepared = _prepare(engine, setup.service, APPLICATION, application_id=42)
     assert _record(engine, setup.service, APPLICATION, prepared, channel="async") == first
     assert stored_counts(engine)[0] == 1
+
+
+def test_concurrent_applications_sharing_a_phone_see_each_other(postgres_url, tmp_path):
+    """Real concurrent clients on PostgreSQL: six people with one phone, each prepared (and each
+    seeing no one else) before any is recorded, then all recorded at once. Only the first to
+    record may pass the sharing rule; every later one counts the earlier ones."""
+    engine = make_engine(postgres_url, pool_size=8)
+    service = make_setup(tmp_path).service
+    bodies = []
+    for n in range(6):
+        body = another_person(APPLICATION, 100 + n)
+        body["applicant"]["phone"] = APPLICATION["applicant"]["phone"]
+        bodies.append(body)
+
+    def attempt(n, barrier):
+        prepared = _prepare(engine, service, bodies[n])
+        assert prepared.evaluation.decision.outcome == "APPROVE"
+        barrier.wait()
+        return _record(engine, service, bodies[n], prepared)["outcome"]
+
+    try:
+        outcomes, errors = race(len(bodies), attempt)
+    finally:
+        engine.dispose()
+    assert errors == []
+    assert sorted(outcomes) == ["APPROVE"] + ["MANUAL_REVIEW"] * 5

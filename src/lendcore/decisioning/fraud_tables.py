@@ -9,6 +9,7 @@ index co-located by value), and every look-up names the hash, so it hits one sha
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -136,6 +137,27 @@ def _counts_statement(n: int) -> TextClause:
         bindparam("until", type_=created_at),
     )
     return _COUNTS.setdefault(n, statement)
+
+
+# PostgreSQL advisory locks of identifiers live in their own key space (two-int4 form).
+_IDENTIFIER_LOCK_SPACE = zlib.crc32(b"lendcore.identifier") - 2**31
+_LOCK_IDENTIFIERS = text(
+    "SELECT pg_advisory_xact_lock(:space, k) FROM unnest(CAST(:keys AS integer[])) AS k"
+)
+
+
+def lock_identifiers(connection: Connection, identifiers: Sequence[Identifier]) -> None:
+    """Before the counts are read in a transaction that will index this application: on
+    PostgreSQL, a transaction-scoped advisory lock per identifier, in key order (two decisions
+    never wait on each other in a cycle). Two concurrent applications sharing a phone or a device
+    then decide one after the other, and the second counts the first: without it, each would read
+    the index before the other commits and both would pass the sharing rules (the burst a ring
+    uses). SQLite needs none: its units of work hold the database's one writer lock. Keys are 32
+    bits: an unrelated identifier may share one and wait a moment, never more."""
+    if connection.dialect.name != "postgresql" or not identifiers:
+        return
+    keys = sorted({zlib.crc32(f"{i.kind}:{i.value_hash}".encode()) - 2**31 for i in identifiers})
+    connection.execute(_LOCK_IDENTIFIERS, {"space": _IDENTIFIER_LOCK_SPACE, "keys": keys})
 
 
 def identifier_counts_db(

@@ -55,6 +55,7 @@ from lendcore.decisioning.fraud import (
 from lendcore.decisioning.fraud_tables import (
     DatabaseBlacklist,
     identifier_counts_db,
+    lock_identifiers,
     record_application_db,
 )
 from lendcore.decisioning.policy import PolicyEngine
@@ -244,7 +245,7 @@ class DecisionService:
             stored = self._stored_response(connection, application_id)
             if stored is not None:
                 return stored
-        gathered = self._gather(connection, application, application_id, at)
+        gathered = self._gather(connection, application, application_id, at, locked=True)
         if prepared is not None and prepared.gathered == gathered:
             evaluation, how = prepared.evaluation, "prepared"
         else:
@@ -270,16 +271,25 @@ class DecisionService:
         return response
 
     def _gather(
-        self, connection: Connection, application: Application, application_id: int, at: datetime
+        self,
+        connection: Connection,
+        application: Application,
+        application_id: int,
+        at: datetime,
+        *,
+        locked: bool = False,
     ) -> Gathered:
         """The identifiers and what the index, the blacklist, the credit line and the IP
-        reputation say of them now."""
+        reputation say of them now; ``locked``: in the recording transaction, after locking the
+        identifiers (:func:`~lendcore.decisioning.fraud_tables.lock_identifiers`)."""
         try:
             applicant_key, identifiers = identifiers_of(application, self.hasher)
         except LendcoreError as exc:
             raise ValidationError(
                 ErrorCode.INVALID_APPLICATION, f"applicant: {exc.message}", {"field": "applicant"}
             ) from None
+        if locked:
+            lock_identifiers(connection, identifiers)
         counts = identifier_counts_db(
             connection,
             identifiers,
