@@ -245,7 +245,14 @@ class DecisionService:
             stored = self._stored_response(connection, application_id)
             if stored is not None:
                 return stored
-        gathered = self._gather(connection, application, application_id, at, locked=True)
+        gathered = self._gather(
+            connection,
+            application,
+            application_id,
+            at,
+            locked=True,
+            known=prepared.gathered if prepared is not None else None,
+        )
         if prepared is not None and prepared.gathered == gathered:
             evaluation, how = prepared.evaluation, "prepared"
         else:
@@ -278,16 +285,23 @@ class DecisionService:
         at: datetime,
         *,
         locked: bool = False,
+        known: Gathered | None = None,
     ) -> Gathered:
         """The identifiers and what the index, the blacklist, the credit line and the IP
         reputation say of them now; ``locked``: in the recording transaction, after locking the
-        identifiers (:func:`~lendcore.decisioning.fraud_tables.lock_identifiers`)."""
-        try:
-            applicant_key, identifiers = identifiers_of(application, self.hasher)
-        except LendcoreError as exc:
-            raise ValidationError(
-                ErrorCode.INVALID_APPLICATION, f"applicant: {exc.message}", {"field": "applicant"}
-            ) from None
+        identifiers (:func:`~lendcore.decisioning.fraud_tables.lock_identifiers`). ``known``:
+        an earlier gathering of the same application, whose identifiers are reused."""
+        if known is not None:
+            applicant_key, identifiers = known.applicant_key, tuple(known.identifiers)
+        else:
+            try:
+                applicant_key, identifiers = identifiers_of(application, self.hasher)
+            except LendcoreError as exc:
+                raise ValidationError(
+                    ErrorCode.INVALID_APPLICATION,
+                    f"applicant: {exc.message}",
+                    {"field": "applicant"},
+                ) from None
         if locked:
             lock_identifiers(connection, identifiers)
         counts = identifier_counts_db(
