@@ -260,6 +260,7 @@ def asgi_requests(
     one at a time (sync endpoints run inline, so there is no thread pool and one profiler sees
     everything): the HTTP layer's own cost without a server, a socket or concurrency. With
     ``profile_top``, also a cProfile of the decisions."""
+    import anyio.to_thread
     import fastapi.routing
     import httpx2
 
@@ -268,8 +269,14 @@ def asgi_requests(
     async def inline(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         return func(*args, **kwargs)
 
+    async def inline_sync(func: Callable[..., Any], *args: Any, **_options: Any) -> Any:
+        return func(*args)
+
     threadpool = fastapi.routing.run_in_threadpool
     fastapi.routing.run_in_threadpool = inline  # type: ignore[assignment]
+    # POST /api/decisions hands its work to its own limited thread (api/decisions.py): inline too
+    to_thread = anyio.to_thread.run_sync
+    anyio.to_thread.run_sync = inline_sync  # type: ignore[assignment]
     os.environ["LENDCORE_KEY_FILE"] = str(directory / "keys" / "local.key")
     os.environ["LENDCORE_POLICY_VERSIONS_DIR"] = str(directory / "policy-versions")
     app = create_app(make_engine(f"sqlite:///{directory / 'asgi.db'}"))
@@ -300,6 +307,7 @@ def asgi_requests(
         profiler.disable()
     finally:
         fastapi.routing.run_in_threadpool = threadpool  # type: ignore[assignment]
+        anyio.to_thread.run_sync = to_thread  # type: ignore[assignment]
     out = io.StringIO()
     stats = pstats.Stats(profiler, stream=out)
     stats.sort_stats("tottime").print_stats(profile_top)
