@@ -105,6 +105,24 @@ def test_an_idempotency_key_replays_the_first_decision(client, engine):
     assert stored_counts(engine)[0] == 1
 
 
+def test_a_retried_decision_is_answered_from_its_stored_response_without_preparing_again(
+    client, monkeypatch
+):
+    first = post(client, "/api/decisions", APPLICATION, key="retry")
+    prepared = []
+    original = DecisionService.prepare
+    monkeypatch.setattr(
+        DecisionService,
+        "prepare",
+        lambda self, *args, **kwargs: prepared.append(1) or original(self, *args, **kwargs),
+    )
+    again = post(client, "/api/decisions", APPLICATION, key="retry")
+    assert again.headers.get("Idempotent-Replay") == "true" and again.json() == first.json()
+    assert prepared == []
+    post(client, "/api/decisions", another_person(APPLICATION, 2), key="fresh")
+    assert prepared == [1]
+
+
 def test_unknown_decisions_are_404(client):
     for response in (
         client.get("/api/decisions/987654321"),

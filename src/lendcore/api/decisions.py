@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from lendcore.api import decision_schemas as schemas
 from lendcore.api.errors import ErrorBody, error_body
-from lendcore.api.idempotency import run_idempotent
+from lendcore.api.idempotency import key_required, replay_stored, run_idempotent
 from lendcore.decisioning.queue import ApplicationQueue, build_queue
 from lendcore.decisioning.reviews import Verdict
 from lendcore.decisioning.rules import IDENTIFIER_KINDS, Application
@@ -201,11 +201,18 @@ def _post_decision(
     request: Request, body: Application, idempotency_key: str | None
 ) -> JSONResponse:
     decisions = service(request)
+    request_body = body.model_dump(mode="json")
     try:
         application = decisions.validate(body)  # the unknown product, before any key is stored
+        if not idempotency_key:
+            return key_required()
         # Scored and decided on a read snapshot, outside the write transaction (and SQLite's
         # writer lock); decide() re-reads the facts inside it and evaluates again if they moved.
+        # A retry of a decided request is answered from its stored response first.
         with request.app.state.engine.connect() as connection:
+            replay = replay_stored(connection, "POST /api/decisions", idempotency_key, request_body)
+            if replay is not None:
+                return replay
             prepared = decisions.prepare(connection, application)
     except LendcoreError as exc:
         return _error(exc)
@@ -217,7 +224,7 @@ def _post_decision(
         request.app.state.engine,
         "POST /api/decisions",
         idempotency_key,
-        body.model_dump(mode="json"),
+        request_body,
         work,
     )
 

@@ -36,6 +36,24 @@ def _hash(body: Any) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def key_required() -> JSONResponse:
+    return JSONResponse(
+        error_body("IDEMPOTENCY_KEY_REQUIRED", "this request needs an Idempotency-Key header"), 400
+    )
+
+
+def replay_stored(
+    connection: Connection, scope: str, key: str, request_body: Any
+) -> JSONResponse | None:
+    """The stored response to a key already used, read outside any unit of work, or None.
+
+    For endpoints that do costly work before their unit of work (a decision is prepared on a read
+    snapshot): a retry answers from here without redoing it. Only an early exit: a key that is not
+    stored yet is looked up again inside the unit of work by ``run_idempotent``."""
+    stored = _stored(connection, scope, key)
+    return None if stored is None else _replay(stored, _hash(request_body))
+
+
 def run_idempotent(
     engine: Any,
     scope: str,
@@ -45,10 +63,7 @@ def run_idempotent(
 ) -> JSONResponse:
     """Run ``work`` (returning status and a JSON-able body) at most once per (scope, key)."""
     if not key:
-        return JSONResponse(
-            error_body("IDEMPOTENCY_KEY_REQUIRED", "this request needs an Idempotency-Key header"),
-            400,
-        )
+        return key_required()
     digest = _hash(request_body)
     try:
         with UnitOfWork(engine) as uow:
