@@ -2,13 +2,18 @@
 replay), 422 with nothing stored, Idempotency-Key, the review queue and verdicts, the blacklist,
 and the OpenAPI document."""
 
+import fcntl
 import gc
 import itertools
+import os
+import threading
+import time
 
 import pytest
 from fastapi.testclient import TestClient
 
 from lendcore.api.app import create_app
+from lendcore.api.decisions import WRITER_WAITS
 from lendcore.api.tables import idempotency_keys
 from lendcore.decisioning.fraud import sha256_hasher
 from lendcore.decisioning.service import DecisionService
@@ -345,3 +350,54 @@ def test_decisions_run_in_the_configured_number_of_threads(engine, tmp_path, mon
     with TestClient(app) as test_client:
         assert post(test_client, "/api/decisions", APPLICATION).status_code == 201
     assert app.state.decision_limiter.total_tokens == 3
+
+
+def test_an_inline_decision_waits_for_another_writer_off_the_event_loop(engine, tmp_path):
+    """On SQLite a decision runs in the event loop; when another process holds the writer lock
+    its recording waits in the decision thread, so the process still answers meanwhile."""
+    if engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's writer lock")
+    app = create_app(engine)
+    app.state.decisions = make_setup(tmp_path).service
+    assert app.state.decision_inline
+    waits = WRITER_WAITS.value()
+    answered: list = []
+    with TestClient(app) as test_client:
+        fd = os.open(f"{os.path.abspath(engine.url.database)}-writer.lock", os.O_RDWR | os.O_CREAT)
+        fcntl.flock(fd, fcntl.LOCK_EX)  # as another process's unit of work would
+        deciding = threading.Thread(
+            target=lambda: answered.append(post(test_client, "/api/decisions", APPLICATION))
+        )
+        try:
+            deciding.start()
+            deadline = time.monotonic() + 10
+            while WRITER_WAITS.value() == waits and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert WRITER_WAITS.value() == waits + 1  # the recording went to wait in the thread
+            assert test_client.get("/api/health").status_code == 200  # the loop is free
+            assert not answered  # the decision is still waiting for the lock
+            assert stored_counts(engine) == (0, 0)
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+        deciding.join(10)
+    assert answered[0].status_code == 201, answered[0].text
+    assert stored_counts(engine)[0] == 1
+
+
+@pytest.mark.parametrize(("setting", "inline"), [(None, "sqlite"), ("0", False), ("1", True)])
+def test_where_decisions_run_follows_the_setting(engine, monkeypatch, setting, inline):
+    if setting is None:
+        monkeypatch.delenv("LENDCORE_DECISION_INLINE", raising=False)
+        inline = engine.dialect.name == "sqlite"  # auto: inline on SQLite, threads on PostgreSQL
+    else:
+        monkeypatch.setenv("LENDCORE_DECISION_INLINE", setting)
+    assert create_app(engine).state.decision_inline is inline
+
+
+def test_a_bad_inline_setting_stops_the_app_at_start(engine, monkeypatch):
+    monkeypatch.setenv("LENDCORE_DECISION_INLINE", "yes")
+    with pytest.raises(LendcoreError) as caught:
+        create_app(engine)
+    assert caught.value.code == ErrorCode.INVALID_ARGUMENT
+    assert "LENDCORE_DECISION_INLINE" in caught.value.message

@@ -1,14 +1,17 @@
 """SQLite units of work queue on one writer lock per database file, across processes: a unit of
 work waits in the kernel (``flock`` on ``<db>-writer.lock``) while another process holds it, and
-goes ahead as soon as it is released; nested units of work on one thread do not deadlock."""
+goes ahead as soon as it is released; nested units of work on one thread do not deadlock. A unit
+of work that must not wait (``wait=False``, the event loop's) is refused with WriterBusy instead,
+before it begins anything."""
 
 import fcntl
 import os
 import threading
 
+import pytest
 from sqlalchemy import text
 
-from lendcore.store.db import UnitOfWork, make_engine
+from lendcore.store.db import UnitOfWork, WriterBusy, make_engine
 
 
 def _engine(tmp_path):
@@ -57,4 +60,54 @@ def test_nested_units_of_work_on_one_thread_do_not_deadlock(tmp_path):
         after.commit()
     with engine.connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM n")).scalar_one() == 3
+    engine.dispose()
+
+
+def test_a_unit_of_work_that_must_not_wait_is_refused_while_another_process_holds_the_lock(
+    tmp_path,
+):
+    engine = _engine(tmp_path)
+    fd = os.open(f"{tmp_path / 'locks.db'}-writer.lock", os.O_RDWR | os.O_CREAT)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # as another process's unit of work would
+    try:
+        with pytest.raises(WriterBusy), UnitOfWork(engine, wait=False) as uow:
+            uow.connection.execute(text("INSERT INTO n VALUES (1)"))
+            uow.commit()
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+    with UnitOfWork(engine, wait=False) as uow:  # free again: it goes ahead
+        uow.connection.execute(text("INSERT INTO n VALUES (2)"))
+        uow.commit()
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT v FROM n")).scalars().all() == [2]
+    engine.dispose()
+
+
+def test_a_unit_of_work_that_must_not_wait_is_refused_while_another_thread_is_writing(tmp_path):
+    engine = _engine(tmp_path)
+    inside, leave = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with UnitOfWork(engine):
+            inside.set()
+            leave.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert inside.wait(10)
+        with pytest.raises(WriterBusy):
+            UnitOfWork(engine, wait=False).__enter__()
+    finally:
+        leave.set()
+        holder.join(10)
+    with UnitOfWork(engine) as outer:  # the holding thread itself is never refused (reentrant)
+        outer.connection.execute(text("INSERT INTO n VALUES (1)"))
+        outer.commit()
+        with UnitOfWork(engine, wait=False) as inner:
+            inner.connection.execute(text("INSERT INTO n VALUES (2)"))
+            inner.commit()
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM n")).scalar_one() == 2
     engine.dispose()

@@ -60,13 +60,17 @@ def run_idempotent(
     key: str | None,
     request_body: Any,
     work: Callable[[UnitOfWork], tuple[int, Any]],
+    *,
+    wait: bool = True,
 ) -> JSONResponse:
-    """Run ``work`` (returning status and a JSON-able body) at most once per (scope, key)."""
+    """Run ``work`` (returning status and a JSON-able body) at most once per (scope, key).
+    ``wait=False``: :class:`~lendcore.store.db.WriterBusy` if SQLite's writer lock is taken
+    (raised before anything is read or written)."""
     if not key:
         return key_required()
     digest = _hash(request_body)
     try:
-        with UnitOfWork(engine) as uow:
+        with UnitOfWork(engine, wait=wait) as uow:
             stored = _stored(uow.connection, scope, key)
             if stored is None:
                 status, body = work(uow)

@@ -88,6 +88,11 @@ def _configure_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
 
 
+class WriterBusy(Exception):
+    """``UnitOfWork(engine, wait=False)`` found SQLite's writer lock taken: nothing was begun.
+    For a caller that must not block where it runs (an event loop) and waits elsewhere instead."""
+
+
 class SqliteWriteLock:
     """One engine's writer lock: a reentrant thread lock, plus (for a database file) an
     exclusive ``flock`` held while any thread of this process is inside a unit of work."""
@@ -102,14 +107,23 @@ class SqliteWriteLock:
             WalCheckpointer(database, self._path) if database and self._path else None
         )
 
-    def acquire(self) -> None:
-        self._thread_lock.acquire()
+    def acquire(self, wait: bool = True) -> None:
+        """Take the lock; ``wait=False``: raise :class:`WriterBusy` at once if another thread of
+        this process or another process holds it."""
+        if not self._thread_lock.acquire(blocking=wait):
+            raise WriterBusy(self._path or "in-memory database")
         try:
             if self._depth == 0 and self._path is not None:
                 if self._fd is None or self._pid != os.getpid():
                     self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
                     self._pid = os.getpid()
-                fcntl.flock(self._fd, fcntl.LOCK_EX)  # releases the GIL while it waits
+                if wait:
+                    fcntl.flock(self._fd, fcntl.LOCK_EX)  # releases the GIL while it waits
+                else:
+                    try:
+                        fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    except BlockingIOError:
+                        raise WriterBusy(self._path) from None
         except BaseException:
             self._thread_lock.release()
             raise
@@ -156,10 +170,14 @@ def is_sqlite(connection: Connection | Engine) -> bool:
 
 class UnitOfWork:
     """One use case, one transaction: ``with UnitOfWork(engine) as uow: ... uow.commit()``.
-    Leaving the block without commit rolls back, so a failed use case changes nothing."""
+    Leaving the block without commit rolls back, so a failed use case changes nothing.
 
-    def __init__(self, engine: Engine):
+    On SQLite, entering takes the writer lock (:class:`SqliteWriteLock`) and waits for it;
+    ``wait=False`` raises :class:`WriterBusy` instead when it is taken."""
+
+    def __init__(self, engine: Engine, *, wait: bool = True):
         self.engine = engine
+        self._wait = wait
         self._connection: Connection | None = None
         self._committed = False
         self._lock: SqliteWriteLock | None = None
@@ -177,7 +195,7 @@ class UnitOfWork:
     def __enter__(self) -> UnitOfWork:
         lock = sqlite_write_lock(self.engine) if self.sqlite else None
         if lock is not None:
-            lock.acquire()
+            lock.acquire(wait=self._wait)
         try:
             self._connection = self.engine.connect().execution_options(**{WRITE_OPTION: True})
             try:
