@@ -12,6 +12,7 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 
+from lendcore.api import decisions as decisions_api
 from lendcore.api.app import create_app
 from lendcore.api.decisions import WRITER_WAITS
 from lendcore.api.tables import idempotency_keys
@@ -401,3 +402,33 @@ def test_a_bad_inline_setting_stops_the_app_at_start(engine, monkeypatch):
         create_app(engine)
     assert caught.value.code == ErrorCode.INVALID_ARGUMENT
     assert "LENDCORE_DECISION_INLINE" in caught.value.message
+
+
+def test_an_inline_decision_retries_a_briefly_taken_writer_lock_without_a_thread(
+    engine, tmp_path, monkeypatch
+):
+    if engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's writer lock")
+    monkeypatch.setattr(decisions_api, "_WRITER_BACKOFF", (0.05,) * 200)  # 10 s of retries
+    app = create_app(engine)
+    app.state.decisions = make_setup(tmp_path).service
+    waits = WRITER_WAITS.value()
+    answered: list = []
+    with TestClient(app) as test_client:
+        fd = os.open(f"{os.path.abspath(engine.url.database)}-writer.lock", os.O_RDWR | os.O_CREAT)
+        fcntl.flock(fd, fcntl.LOCK_EX)  # another process records a decision
+        deciding = threading.Thread(
+            target=lambda: answered.append(post(test_client, "/api/decisions", APPLICATION))
+        )
+        try:
+            deciding.start()
+            time.sleep(0.3)
+            assert test_client.get("/api/health").status_code == 200  # the loop is not blocked
+            assert not answered
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)  # ... and is done
+            os.close(fd)
+        deciding.join(10)
+    assert answered[0].status_code == 201, answered[0].text
+    assert WRITER_WAITS.value() == waits  # recorded from the loop, no thread
+    assert stored_counts(engine)[0] == 1
