@@ -15,8 +15,8 @@ endpoints) only interleaves them, every 5 ms, so that each of them finishes late
 more cores; the other endpoints keep the default pool.
 
 On SQLite (``$LENDCORE_DECISION_INLINE=auto``, the default) a decision runs in the event loop
-itself: no hand-over to a thread and back, whose GIL traffic cost ~2.5 ms of CPU per decision
-(6.5 → 4 ms over HTTP; p99 at 200 req/s 30-38 → 8-10 ms, docs/performance.md). Its SQL is local
+itself: no hand-over to a thread and back, whose GIL traffic cost 0.6-1 ms of CPU per decision
+measured side by side (docs/performance.md has the runs). Its SQL is local
 file I/O; the one wait it could meet, SQLite's writer lock held by another process (a batch, the
 other workers), is never waited for in the loop: the lock is tried without waiting, again after
 short pauses that let the loop run (another worker records in ~1 ms), and if it is still taken
