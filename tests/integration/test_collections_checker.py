@@ -36,14 +36,15 @@ LOAN, BORROWER = 1, 10
 
 def log(connection, when, *, party="borrower", contact=None, outcome="unanswered", channel="call",
         status="COMPLETED", call_type="COLLECTION", ref=None, trigger="planted", agent="a",
-        used=None, purpose="collection", gate_dpd=10, gate_zone="Asia/Shanghai"):  # fmt: skip
+        used=None, purpose="collection", gate_dpd=10, gate_zone="Asia/Shanghai",
+        borrower=BORROWER, loan=LOAN):  # fmt: skip
     """One call-log row as the gate service would have written it."""
     n = next(_IDS)
     connection.execute(
         insert(collection_attempts).values(
-            borrower_id=BORROWER,
+            borrower_id=borrower,
             attempt_id=n,
-            loan_id=LOAN,
+            loan_id=loan,
             agent_id=agent,
             agent_day=when.date(),
             party=party,
@@ -66,10 +67,10 @@ def log(connection, when, *, party="borrower", contact=None, outcome="unanswered
     )
 
 
-def unreachable(connection, day="2026-03-02"):
+def unreachable(connection, day="2026-03-02", borrower=BORROWER, loan=LOAN):
     """Three unanswered borrower calls: contacts unlock."""
     for n in range(3):
-        log(connection, at(f"{day} 10:0{n}"))
+        log(connection, at(f"{day} 10:0{n}"), borrower=borrower, loan=loan)
 
 
 @pytest.fixture
@@ -328,3 +329,50 @@ def test_us_third_party_once_for_location(engine, planted):
           lambda c: unreachable(c, "2026-03-05"),
           lambda c: log(c, at("2026-03-05 11:00"), party="contact", contact="c1"))  # fmt: skip
     assert violations(engine, "us-regf") == {"CONTACT_LIFETIME_CAP": 1}
+
+
+# A second debtor whose contact c1 has the same phone as the first's c1, and whose own number is
+# the first borrower's too (the support data gives every borrower the same phones): the rules
+# about the person behind a number count across the two, as the gate does by the blind index.
+OTHER_LOAN, OTHER = 2, 20
+
+
+def other_debtor(engine, ctx):
+    add_loan(engine, OTHER_LOAN, 10, borrower_id=OTHER)
+    add_contacts(engine, ctx, OTHER)
+
+
+@pytest.mark.parametrize(("second", "expected"), [
+    ("2026-03-04 10:59", {"CONTACT_INTERVAL": 1}),  # 47h59m after the first debtor's call
+    ("2026-03-04 11:00", {}),  # 48 hours
+])  # fmt: skip
+def test_contact_interval_counts_one_number_across_debtors(engine, planted, second, expected):
+    other_debtor(engine, planted())
+    plant(engine, unreachable,
+          lambda c: log(c, at("2026-03-02 11:00"), party="contact", contact="c1"),
+          lambda c: unreachable(c, "2026-03-04", borrower=OTHER, loan=OTHER_LOAN),
+          lambda c: log(c, at(second), party="contact", contact="c1",
+                        borrower=OTHER, loan=OTHER_LOAN))  # fmt: skip
+    assert violations(engine) == expected
+
+
+@pytest.mark.parametrize(("other_dials", "expected"), [
+    (3, {"NUMBER_DAILY_DIALS": 1}),  # 4 + 3: the seventh unanswered dial to the number that day
+    (2, {}),
+])  # fmt: skip
+def test_daily_dials_count_one_number_across_debtors(engine, planted, other_dials, expected):
+    other_debtor(engine, planted())
+    plant(engine,
+          *[lambda c, n=n: log(c, at(f"2026-03-02 1{n}:00")) for n in range(4)],
+          *[lambda c, n=n: log(c, at(f"2026-03-02 1{n}:30"), borrower=OTHER, loan=OTHER_LOAN)
+            for n in range(4, 4 + other_dials)])  # fmt: skip
+    assert violations(engine) == expected
+
+
+def test_the_days_dials_elsewhere_count_only_that_day(engine, planted):
+    other_debtor(engine, planted())
+    plant(engine,
+          *[lambda c, n=n: log(c, at(f"2026-03-01 1{n}:00")) for n in range(4)],  # the day before
+          *[lambda c, n=n: log(c, at(f"2026-03-02 1{n}:30"), borrower=OTHER, loan=OTHER_LOAN)
+            for n in range(3)])  # fmt: skip
+    assert violations(engine) == {}

@@ -19,7 +19,9 @@ was never used reached nobody and counts for nothing after its own check.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import Counter, defaultdict
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -28,6 +30,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import Connection, select
 
 from lendcore.collections.checker_facts import LoanFacts, ServicingFacts, load_servicing_facts
+from lendcore.collections.contacts import SELF
 from lendcore.collections.pack import CompiledPack, window_minutes
 from lendcore.collections.tables import collection_attempts
 from lendcore.kernel.clock import DEFAULT_TIMEZONE
@@ -169,9 +172,10 @@ def check_call_log(
     for row in rows:
         by_debtor[int(row.borrower_id)].append(row)
     facts = load_servicing_facts(connection, by_debtor)
+    numbers = _Numbers(rows, facts)
     for borrower_id, debtor_rows in by_debtor.items():
         report.rows += len(debtor_rows)
-        _Debtor(report, limits, facts, borrower_id, zone).check(debtor_rows)
+        _Debtor(report, limits, facts, numbers, borrower_id, zone).check(debtor_rows)
     _check_agents(report, limits, list(rows), zone)
     return report
 
@@ -185,6 +189,46 @@ def _outcome(row: Any) -> str | None:
     if row.status == "RESERVED" and row.grant_used_at is None:
         return None
     return "unknown"
+
+
+def _point(row: Any) -> str:
+    return str(row.contact_id) if row.party == "contact" else SELF
+
+
+class _Numbers:
+    """The log by phone number (the contact register's blind index of each row's contact point,
+    never the index the gate wrote into the row): the 48-hour interval and the daily dials
+    protect the person who answers a phone, whichever debtor's list they are on, so a row is
+    also judged against earlier attempts to the same number under any other contact point."""
+
+    def __init__(self, rows: Sequence[Any], facts: ServicingFacts) -> None:
+        self._facts = facts
+        self._log: dict[str, list[tuple[tuple[datetime, int], Any]]] = defaultdict(list)
+        for row in rows:
+            index = self.index_of(row)
+            if index is not None and _outcome(row) is not None:  # it reached someone
+                self._log[index].append(((_aware(row.requested_at), int(row.attempt_id)), row))
+        for entries in self._log.values():
+            entries.sort(key=lambda entry: entry[0])
+        self._keys = {index: [key for key, _ in entries] for index, entries in self._log.items()}
+
+    def index_of(self, row: Any) -> str | None:
+        consent = self._facts.contacts.get((int(row.borrower_id), _point(row)))
+        return None if consent is None else consent.phone_index
+
+    def earlier_elsewhere(self, row: Any) -> Iterator[Any]:
+        """Attempts to this row's number before it under other (debtor, contact point) pairs,
+        latest first."""
+        index = self.index_of(row)
+        if index is None:
+            return
+        entries = self._log.get(index, [])
+        here = (int(row.borrower_id), _point(row))
+        end = bisect_left(self._keys[index], (_aware(row.requested_at), int(row.attempt_id)))
+        for i in range(end - 1, -1, -1):
+            other = entries[i][1]
+            if (int(other.borrower_id), _point(other)) != here:
+                yield other
 
 
 def _check_agents(report: CheckerReport, limits: _Limits, rows: list[Any], zone: ZoneInfo) -> None:
@@ -208,10 +252,11 @@ class _Debtor:
         report: CheckerReport,
         limits: _Limits,
         facts: ServicingFacts,
+        numbers: _Numbers,
         borrower_id: int,
         business_zone: ZoneInfo,
     ) -> None:
-        self.report, self.limits, self.facts = report, limits, facts
+        self.report, self.limits, self.facts, self.numbers = report, limits, facts, numbers
         self.borrower_id, self.business_zone = borrower_id, business_zone
         self.misses = 0  # not-connected borrower calls since the borrower may last have answered
         self.invalid = False
@@ -284,6 +329,8 @@ class _Debtor:
         outcome_counts = (self.connected[today], self.attempts[today], self.dials[number, today])
         conversations, attempts, dials = outcome_counts
         outcome = _outcome(row)
+        if lim.dials is not None and kind in lim.dial_kinds and outcome in _NOT_CONNECTED:
+            dials += self._dials_elsewhere(row, local)
         # The law caps conversations and unanswered dials: the call over the cap is the one
         # that connected (or not) once the cap was already reached.
         if (
@@ -312,6 +359,28 @@ class _Debtor:
             if last is not None and (today - last).days < lim.pause_days:
                 self._flag("POST_CONVERSATION_PAUSE", row)
 
+    def _dials_elsewhere(self, row: Any, local: datetime) -> int:
+        """Unanswered dials earlier the same (debtor-local) day to this row's number about other
+        debtors or from another of this debtor's contact points."""
+        start = local.replace(hour=0, minute=0, second=0, microsecond=0)
+        dials = 0
+        for other in self.numbers.earlier_elsewhere(row):
+            at = _aware(other.requested_at)
+            if at < start:
+                break
+            if (other.party, other.channel) in self.limits.dial_kinds and (
+                _outcome(other) in _NOT_CONNECTED
+            ):
+                dials += 1
+        return dials
+
+    def _last_contact_elsewhere(self, row: Any) -> datetime | None:
+        """The latest earlier contact with this row's number under another contact point."""
+        for other in self.numbers.earlier_elsewhere(row):
+            if (other.party, other.channel) in self.limits.interval_kinds:
+                return _aware(other.requested_at)
+        return None
+
     def _unreachable(self) -> bool:
         lim = self.limits
         if lim.unreachable_after is None:
@@ -338,6 +407,9 @@ class _Debtor:
         if number in self.refused:
             self._flag("CONTACT_REFUSED", row)
         previous = self.last_contact.get(number)
+        elsewhere = self._last_contact_elsewhere(row) if lim.interval is not None else None
+        if elsewhere is not None and (previous is None or elsewhere > previous):
+            previous = elsewhere
         if (
             lim.interval is not None
             and kind in lim.interval_kinds

@@ -135,6 +135,7 @@ class ContactConsent:
     scope: str | None
     consent_at: datetime | None
     withdrawn_at: datetime | None
+    phone_index: str | None = None  # the number's blind index, as the contact register holds it
 
     def in_force(self, moment: datetime) -> bool:
         if self.scope is None or self.consent_at is None or self.consent_at > moment:
@@ -228,6 +229,7 @@ def load_servicing_facts(connection: Connection, borrower_ids: Iterable[int]) ->
                 c.consent_scope,
                 c.consent_at,
                 c.consent_withdrawn_at,
+                c.phone_index,
             ).where(c.borrower_id.in_(ids))
         ):
             facts.contacts[int(row.borrower_id), row.contact_id] = ContactConsent(
@@ -235,6 +237,7 @@ def load_servicing_facts(connection: Connection, borrower_ids: Iterable[int]) ->
                 row.consent_scope,
                 None if row.consent_at is None else _aware(row.consent_at),
                 None if row.consent_withdrawn_at is None else _aware(row.consent_withdrawn_at),
+                row.phone_index,
             )
     _hardship_records(connection, facts)
     _restructures(connection, facts)
