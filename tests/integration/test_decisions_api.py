@@ -432,3 +432,50 @@ def test_an_inline_decision_retries_a_briefly_taken_writer_lock_without_a_thread
     assert answered[0].status_code == 201, answered[0].text
     assert WRITER_WAITS.value() == waits  # recorded from the loop, no thread
     assert stored_counts(engine)[0] == 1
+
+
+def test_inline_decisions_are_served_in_arrival_order_while_one_waits_for_the_writer(
+    engine, tmp_path, monkeypatch
+):
+    """A decision waiting for the writer lock keeps its turn: the next one is not prepared
+    meanwhile (which would push the waiting one later still)."""
+    if engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's writer lock")
+    monkeypatch.setattr(decisions_api, "_WRITER_BACKOFF", (0.05,) * 200)
+    prepared: list[float] = []
+    prepare = decisions_api._prepare_decision
+
+    def watched(*args):
+        prepared.append(time.monotonic())
+        return prepare(*args)
+
+    monkeypatch.setattr(decisions_api, "_prepare_decision", watched)
+    app = create_app(engine)
+    app.state.decisions = make_setup(tmp_path).service
+    answered: list = []
+    with TestClient(app) as test_client:
+        fd = os.open(f"{os.path.abspath(engine.url.database)}-writer.lock", os.O_RDWR | os.O_CREAT)
+        fcntl.flock(fd, fcntl.LOCK_EX)  # another process is writing
+        first = threading.Thread(
+            target=lambda: answered.append(post(test_client, "/api/decisions", APPLICATION))
+        )
+        second = threading.Thread(
+            target=lambda: answered.append(
+                post(test_client, "/api/decisions", another_person(APPLICATION, 1))
+            )
+        )
+        try:
+            first.start()
+            time.sleep(0.2)
+            second.start()
+            time.sleep(0.3)
+            while_waiting = len(prepared)
+        finally:
+            released = time.monotonic()
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+        first.join(10)
+        second.join(10)
+    assert while_waiting == 1  # the second waited for the first's turn
+    assert [r.status_code for r in answered] == [201, 201]
+    assert len(prepared) == 2 and prepared[1] >= released

@@ -210,18 +210,23 @@ async def post_decision(
         return await anyio.to_thread.run_sync(
             _post_decision, request, body, idempotency_key, limiter=limiter
         )
-    ready = _prepare_decision(request, body, idempotency_key)
-    if isinstance(ready, JSONResponse):
-        return ready
-    for pause in (*_WRITER_BACKOFF, None):
-        try:
-            return _record_decision(request, ready, wait=False)
-        except WriterBusy:  # another writer is recording (~1 ms): let the loop run meanwhile
-            if pause is not None:
-                await anyio.sleep(pause)
-    # still taken after ~30 ms (a batch, a restart checkpoint): wait for it off the event loop
-    WRITER_WAITS.inc(endpoint="POST /api/decisions")
-    return await anyio.to_thread.run_sync(_record_decision, request, ready, limiter=limiter)
+    # First come, first served here too: a decision waiting for the writer lock keeps its turn
+    # (the loop serves other endpoints meanwhile, not newer decisions, which would make the
+    # waiting one later still).
+    async with limiter:
+        ready = _prepare_decision(request, body, idempotency_key)
+        if isinstance(ready, JSONResponse):
+            return ready
+        for pause in (*_WRITER_BACKOFF, None):
+            try:
+                return _record_decision(request, ready, wait=False)
+            except WriterBusy:  # another writer is recording (~1 ms): let the loop run meanwhile
+                if pause is not None:
+                    await anyio.sleep(pause)
+        # still taken after ~30 ms (a batch, a restart checkpoint): wait off the event loop, in
+        # a thread of the default pool (this decision holds its turn of ``limiter`` already)
+        WRITER_WAITS.inc(endpoint="POST /api/decisions")
+        return await anyio.to_thread.run_sync(_record_decision, request, ready)
 
 
 # Pauses between tries of SQLite's writer lock from the event loop (s): ~30 ms in all.
