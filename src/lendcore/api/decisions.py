@@ -16,13 +16,14 @@ more cores; the other endpoints keep the default pool.
 
 On SQLite (``$LENDCORE_DECISION_INLINE=auto``, the default) a decision runs in the event loop
 itself: no hand-over to a thread and back, whose GIL traffic cost 0.6-1 ms of CPU per decision
-measured side by side (docs/performance.md has the runs). Its SQL is local
-file I/O; the one wait it could meet, SQLite's writer lock held by another process (a batch, the
-other workers), is never waited for in the loop: the lock is tried without waiting, again after
-short pauses that let the loop run (another worker records in ~1 ms), and if it is still taken
-after ~30 ms the recording step (the prepared decision goes with it) waits in the decision thread
-(``lendcore_decision_writer_waits_total``), so the process keeps answering. PostgreSQL's statements are network round trips and its row locks
-can wait: there decisions keep the thread.
+measured side by side (docs/performance.md has the runs). Its SQL is local file I/O; the one
+wait it could meet, SQLite's writer lock held by another process (a batch, the other workers),
+is never waited for in the loop: the lock is tried without waiting, again after short pauses
+that let the loop run (another worker records in ~1 ms), and if it is still taken after ~30 ms
+the recording step (the prepared decision goes with it) waits in a worker thread
+(``lendcore_decision_writer_waits_total``), so the process keeps answering. Decisions keep
+their first-come order meanwhile. PostgreSQL's statements are network round trips and its row
+locks can wait: there decisions keep the thread.
 """
 
 from __future__ import annotations
