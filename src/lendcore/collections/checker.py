@@ -297,7 +297,7 @@ class _Debtor:
         local = at.astimezone(zone)
         today = local.date()
         to_contact = row.party == "contact"
-        number = row.contact_id if to_contact else "self"
+        number = _point(row)
         if not (row.trigger_reason or "").strip():
             self._flag("TRIGGER_REASON_REQUIRED", row)
         if kind in lim.quiet_kinds:
@@ -374,11 +374,16 @@ class _Debtor:
                 dials += 1
         return dials
 
-    def _last_contact_elsewhere(self, row: Any) -> datetime | None:
-        """The latest earlier contact with this row's number under another contact point."""
+    def _last_contact_elsewhere(self, row: Any, interval: timedelta) -> datetime | None:
+        """The latest contact with this row's number under another contact point within
+        ``interval`` before it (older ones cannot break the interval)."""
+        since = _aware(row.requested_at) - interval
         for other in self.numbers.earlier_elsewhere(row):
+            at = _aware(other.requested_at)
+            if at <= since:
+                break
             if (other.party, other.channel) in self.limits.interval_kinds:
-                return _aware(other.requested_at)
+                return at
         return None
 
     def _unreachable(self) -> bool:
@@ -407,9 +412,10 @@ class _Debtor:
         if number in self.refused:
             self._flag("CONTACT_REFUSED", row)
         previous = self.last_contact.get(number)
-        elsewhere = self._last_contact_elsewhere(row) if lim.interval is not None else None
-        if elsewhere is not None and (previous is None or elsewhere > previous):
-            previous = elsewhere
+        if lim.interval is not None and kind in lim.interval_kinds:
+            elsewhere = self._last_contact_elsewhere(row, lim.interval)
+            if elsewhere is not None and (previous is None or elsewhere > previous):
+                previous = elsewhere
         if (
             lim.interval is not None
             and kind in lim.interval_kinds
@@ -433,7 +439,7 @@ class _Debtor:
         at = _aware(row.requested_at)
         today = at.astimezone(zone).date()
         kind = (row.party, row.channel)
-        number = row.contact_id if row.party == "contact" else "self"
+        number = _point(row)
         if row.party == "contact":
             if kind in lim.interval_kinds:
                 self.last_contact[number] = at
