@@ -161,11 +161,13 @@ def feasible_cases(draw):
 @st.composite
 def hopeless_cases(draw):
     """A debt that cannot fit: even the longest term at the allowed share of income, with the
-    largest waiver and down payment, is too much — or a fee above the cap."""
+    largest waiver and down payment, is too much — or a fee above the cap. The principal is
+    4x what the instalments can carry: a 20 % principal reduction and a 50 % down payment (the
+    most ``_policy`` draws) still leave 0.3 x 4 = 1.2 times it (3x left 0.9: feasible)."""
     income = draw(st.integers(100_000, 2_000_000))
     share = draw(st.sampled_from(["0.3", "0.5"]))
     max_periods = draw(st.integers(1, 60))
-    too_much = int(income * Decimal(share)) * max_periods * 3
+    too_much = int(income * Decimal(share)) * max_periods * 4
     debt = Debt(principal=draw(st.integers(too_much, too_much * 3)))
     fee_and_cap = draw(st.sampled_from([("0", "0.24"), ("0.01", "0.1")]))
     policy = _policy(draw, max_periods, share, fee_and_cap)
