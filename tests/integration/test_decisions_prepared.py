@@ -35,6 +35,19 @@ def _record(engine, service, body, prepared, channel="api"):
     return document
 
 
+def _on_one_connection(engine, service, body, between=lambda: None):
+    """Prepared and recorded on one connection, as POST /api/decisions does; ``between`` runs
+    after the snapshot ends and before the recording begins."""
+    with engine.connect() as connection:
+        prepared = service.prepare(connection, body)
+        connection.rollback()
+        between()
+        with UnitOfWork(engine, connection=connection) as uow:
+            document = service.decide(uow, body, channel="api", prepared=prepared)
+            uow.commit()
+    return prepared, document
+
+
 def _counted(evaluation):
     return DECISIONS.value(channel="api", evaluation=evaluation)
 
@@ -57,6 +70,74 @@ def test_unchanged_facts_record_the_prepared_evaluation_as_it_is(engine, setup, 
     assert document["application_id"] == str(prepared.application_id)
     assert _counted("prepared") == before + 1
     assert stored_counts(engine) == (1, 5)
+
+
+def test_on_one_sqlite_connection_with_nothing_committed_the_facts_are_not_read_again(
+    engine, setup, monkeypatch
+):
+    if engine.dialect.name != "sqlite":
+        pytest.skip("the read mark is SQLite's data_version")
+    reads = []
+    gather = setup.service._gather
+    monkeypatch.setattr(
+        setup.service, "_gather", lambda *a, **k: reads.append(1) or gather(*a, **k)
+    )
+    before = _counted("prepared")
+    prepared, document = _on_one_connection(engine, setup.service, APPLICATION)
+    assert reads == [1]  # the snapshot's, none in the recording transaction
+    assert document["outcome"] == prepared.evaluation.decision.outcome == "APPROVE"
+    assert _counted("prepared") == before + 1
+    assert stored_counts(engine) == (1, 5)  # the identifiers were indexed all the same
+
+
+def test_on_postgresql_the_facts_are_always_read_again(engine, setup, monkeypatch):
+    if engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL has no read mark")
+    reads = []
+    gather = setup.service._gather
+    monkeypatch.setattr(
+        setup.service, "_gather", lambda *a, **k: reads.append(1) or gather(*a, **k)
+    )
+    _on_one_connection(engine, setup.service, APPLICATION)
+    assert reads == [1, 1]
+
+
+def test_on_one_connection_a_blacklist_entry_committed_in_between_rejects(engine, setup):
+    def blacklist_the_device():  # another connection (the one above is checked out)
+        with UnitOfWork(engine) as uow:
+            setup.service.blacklist_add(
+                uow, "device_id", APPLICATION["device"]["device_id"], reason="fraud", source="t"
+            )
+            uow.commit()
+
+    before = _counted("reevaluated")
+    prepared, document = _on_one_connection(
+        engine, setup.service, APPLICATION, blacklist_the_device
+    )
+    assert prepared.evaluation.decision.outcome == "APPROVE"
+    assert document["outcome"] == "REJECT"
+    assert _counted("reevaluated") == before + 1
+
+
+def test_on_one_connection_an_ip_verdict_that_changed_in_between_is_taken(engine, setup):
+    """The IP reputation lives outside the database: nothing committed, yet it is asked again."""
+    from lendcore.decisioning.fraud import IpRisk, IpVerdict
+
+    class Flagged:
+        risk = IpRisk.CLEAN
+
+        def check(self, _ip):
+            return IpVerdict(self.risk, "test list")
+
+    reputation = setup.service.ip_reputation = Flagged()
+
+    def flag():
+        reputation.risk = IpRisk.VPN
+
+    prepared, document = _on_one_connection(engine, setup.service, APPLICATION, flag)
+    assert prepared.evaluation.decision.outcome == "APPROVE"
+    assert document["outcome"] == "MANUAL_REVIEW"
+    assert [r["code"] for r in document["reasons"] if r["source"] == "policy"] == ["PROXY_OR_VPN"]
 
 
 def test_a_blacklist_entry_made_after_preparing_rejects(engine, setup):

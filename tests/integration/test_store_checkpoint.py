@@ -73,7 +73,9 @@ def test_the_thread_keeps_the_log_bounded_while_readers_never_stop(tmp_path):
             reader.join(10)
     wal_bytes = (tmp_path / "wal.db-wal").stat().st_size
     assert checkpointer.restarts >= 1
-    assert wal_bytes < 1500 * 4120, wal_bytes  # never restarted, it would hold ~4,000 frames
+    # never restarted, it would hold ~4,000 frames; restarted, ~300-1,000 on a quiet machine and
+    # up to ~1,500 when the suite's other worker keeps the checkpoint thread waiting for the GIL
+    assert wal_bytes < 2400 * 4120, wal_bytes
     engine.dispose()
 
 

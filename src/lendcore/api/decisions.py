@@ -39,7 +39,7 @@ import anyio.to_thread
 from fastapi import APIRouter, Body, Header, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from lendcore.api import decision_schemas as schemas
 from lendcore.api.errors import ErrorBody, error_body
@@ -215,17 +215,21 @@ async def post_decision(
     # (the loop serves other endpoints meanwhile, not newer decisions, which would make the
     # waiting one later still).
     async with limiter:
-        ready = _prepare_decision(request, body, idempotency_key)
-        if isinstance(ready, JSONResponse):
-            return ready
-        for pause in (*_WRITER_BACKOFF, None):
-            try:
-                return _record_decision(request, ready, wait=False)
-            except WriterBusy:  # another writer is recording (~1 ms): let the loop run meanwhile
-                if pause is not None:
-                    await anyio.sleep(pause)
+        # One connection for the snapshot and the recording: if nothing was committed in between,
+        # the recording need not read the facts again (DecisionService.decide).
+        with request.app.state.engine.connect() as connection:
+            ready = _prepare_decision(request, body, idempotency_key, connection)
+            if isinstance(ready, JSONResponse):
+                return ready
+            for pause in (*_WRITER_BACKOFF, None):
+                try:
+                    return _record_decision(request, ready, connection, wait=False)
+                except WriterBusy:  # another writer is recording (~1 ms): let the loop run
+                    if pause is not None:
+                        await anyio.sleep(pause)
         # still taken after ~30 ms (a batch, a restart checkpoint): wait off the event loop, in
-        # a thread of the default pool (this decision holds its turn of ``limiter`` already)
+        # a thread of the default pool (this decision holds its turn of ``limiter`` already), on
+        # a connection of its own (after 30 ms the facts are read again anyway)
         WRITER_WAITS.inc(endpoint="POST /api/decisions")
         return await anyio.to_thread.run_sync(_record_decision, request, ready)
 
@@ -247,15 +251,19 @@ class _Ready:
 def _post_decision(
     request: Request, body: Application, idempotency_key: str | None
 ) -> JSONResponse:
-    ready = _prepare_decision(request, body, idempotency_key)
-    return ready if isinstance(ready, JSONResponse) else _record_decision(request, ready)
+    with request.app.state.engine.connect() as connection:
+        ready = _prepare_decision(request, body, idempotency_key, connection)
+        if isinstance(ready, JSONResponse):
+            return ready
+        return _record_decision(request, ready, connection)
 
 
 def _prepare_decision(
-    request: Request, body: Application, idempotency_key: str | None
+    request: Request, body: Application, idempotency_key: str | None, connection: Connection
 ) -> _Ready | JSONResponse:
-    """Everything before the write transaction; a JSONResponse when the request ends here (a
-    bad product, no key, a retry answered from its stored response)."""
+    """Everything before the write transaction, in a read transaction on ``connection``, ended
+    before returning; a JSONResponse when the request ends here (a bad product, no key, a retry
+    answered from its stored response)."""
     decisions = service(request)
     request_body = body.model_dump(mode="json")
     try:
@@ -265,19 +273,24 @@ def _prepare_decision(
         # Scored and decided on a read snapshot, outside the write transaction (and SQLite's
         # writer lock); decide() re-reads the facts inside it and evaluates again if they moved.
         # A retry of a decided request is answered from its stored response first.
-        with request.app.state.engine.connect() as connection:
+        try:
             replay = replay_stored(connection, "POST /api/decisions", idempotency_key, request_body)
             if replay is not None:
                 return replay
             prepared = decisions.prepare(connection, application)
+        finally:
+            connection.rollback()  # the snapshot ends; it wrote nothing
     except LendcoreError as exc:
         return _error(exc)
     return _Ready(decisions, prepared, idempotency_key, request_body)
 
 
-def _record_decision(request: Request, ready: _Ready, wait: bool = True) -> JSONResponse:
-    """The write transaction: the decision and its key, exactly once. ``wait=False`` raises
-    :class:`WriterBusy` (nothing done) rather than wait for SQLite's writer lock."""
+def _record_decision(
+    request: Request, ready: _Ready, connection: Connection | None = None, wait: bool = True
+) -> JSONResponse:
+    """The write transaction: the decision and its key, exactly once, on ``connection`` (the one
+    that prepared) or a new one. ``wait=False`` raises :class:`WriterBusy` (nothing done)
+    rather than wait for SQLite's writer lock."""
 
     def work(uow: UnitOfWork) -> tuple[int, Any]:
         return 201, ready.decisions.decide(
@@ -291,6 +304,8 @@ def _record_decision(request: Request, ready: _Ready, wait: bool = True) -> JSON
         ready.request_body,
         work,
         wait=wait,
+        connection=connection,
+        absent_at=ready.prepared.mark,  # its key was looked up in the snapshot that prepared
     )
 
 

@@ -7,7 +7,9 @@ checkout, one transaction). Exactly once either way: on SQLite the unit of work 
 lock from its BEGIN IMMEDIATE, so a duplicate waits and then finds the key; on PostgreSQL two
 concurrent duplicates may both miss it and both do the work, but the second's key insert waits
 for the first to commit, fails on the primary key and rolls its work back, and it replays the
-first's stored response."""
+first's stored response. A decision looks its key up in the read snapshot it is prepared on and
+records on the same connection: on SQLite, if nothing was committed since that snapshot
+(``store.db.unchanged_since``), the key is still absent and the lookup is not repeated."""
 
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 
 from lendcore.api.errors import error_body
 from lendcore.api.tables import idempotency_keys
-from lendcore.store.db import UnitOfWork
+from lendcore.store.db import ReadMark, UnitOfWork, unchanged_since
 
 # Built once, executed with parameters (cached compiled statements).
 _LOOKUP = select(idempotency_keys).where(
@@ -62,16 +64,22 @@ def run_idempotent(
     work: Callable[[UnitOfWork], tuple[int, Any]],
     *,
     wait: bool = True,
+    connection: Connection | None = None,
+    absent_at: ReadMark | None = None,
 ) -> JSONResponse:
     """Run ``work`` (returning status and a JSON-able body) at most once per (scope, key).
     ``wait=False``: :class:`~lendcore.store.db.WriterBusy` if SQLite's writer lock is taken
-    (raised before anything is read or written)."""
+    (raised before anything is read or written). ``connection``: the unit of work runs on it
+    (see :class:`~lendcore.store.db.UnitOfWork`). ``absent_at``: the key was looked up on that
+    connection and not found when this mark was taken (:func:`replay_stored` in the snapshot
+    that prepared the work); if nothing has changed since, it is not looked up again."""
     if not key:
         return key_required()
     digest = _hash(request_body)
     try:
-        with UnitOfWork(engine, wait=wait) as uow:
-            stored = _stored(uow.connection, scope, key)
+        with UnitOfWork(engine, wait=wait, connection=connection) as uow:
+            absent = unchanged_since(uow.connection, absent_at)
+            stored = None if absent else _stored(uow.connection, scope, key)
             if stored is None:
                 status, body = work(uow)
                 uow.connection.execute(

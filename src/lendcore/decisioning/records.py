@@ -26,6 +26,7 @@ from lendcore.decisioning.pricing import CreditLineFacts
 from lendcore.decisioning.rules import Application
 from lendcore.decisioning.scoring import Scoring
 from lendcore.kernel.errors import ErrorCode, ValidationError
+from lendcore.store.db import ReadMark
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,9 @@ class Evaluation:
 class Prepared:
     """An application evaluated on a read snapshot at ``at``, before its write transaction. It is
     recorded as it is only if the facts read again inside that transaction equal ``gathered``'s;
-    otherwise the application is evaluated again on the fresh facts."""
+    otherwise the application is evaluated again on the fresh facts. ``mark``: where the snapshot
+    stood (SQLite): a transaction on the same connection that finds nothing committed since need
+    not read the facts again."""
 
     application: Application
     application_id: int
@@ -71,6 +74,7 @@ class Prepared:
     gathered: Gathered
     evaluation: Evaluation
     given_id: bool = False  # the caller's id (a queued application: it may be decided already)
+    mark: ReadMark | None = None
 
 
 def decision_row(

@@ -77,6 +77,7 @@ from lendcore.observability.metrics import LabelledCounter, export
 from lendcore.products.caps import RateCap
 from lendcore.products.loader import LoadedProduct
 from lendcore.products.versions import ProductVersionStore
+from lendcore.store.db import read_mark, unchanged_since
 
 __all__ = ["CHANNELS", "DecisionService", "Evaluation", "Facts", "Prepared", "get_decision"]
 
@@ -206,10 +207,11 @@ class DecisionService:
         application_id = application_id if application_id is not None else self.ids.next_id()
         at = self.clock.now()
         gathered = self._gather(connection, application, application_id, at)
+        mark = read_mark(connection)  # in the same read transaction as the facts
         evaluation = self.evaluate(
             application, application_id=application_id, at=at, facts=gathered.facts
         )
-        return Prepared(application, application_id, at, gathered, evaluation, given)
+        return Prepared(application, application_id, at, gathered, evaluation, given, mark)
 
     def decide(
         self,
@@ -228,7 +230,10 @@ class DecisionService:
         record is exactly what a decision made here and now would be. A ``prepared`` evaluation
         (from :meth:`prepare`) whose facts are unchanged is recorded as it is; if anything moved
         (an application sharing an identifier, a blacklist entry, the credit line, the IP list),
-        the application is evaluated again on the fresh facts."""
+        the application is evaluated again on the fresh facts. On SQLite, a transaction on the
+        connection that prepared, which nothing has been committed to since the snapshot
+        (:func:`~lendcore.store.db.unchanged_since`), would read the same facts: only the IP
+        verdict, which lives outside the database, is looked up again."""
         if channel not in CHANNELS:
             raise ValidationError(
                 ErrorCode.INVALID_ARGUMENT, f"channel must be one of {', '.join(CHANNELS)}"
@@ -245,14 +250,17 @@ class DecisionService:
             stored = self._stored_response(connection, application_id)
             if stored is not None:
                 return stored
-        gathered = self._gather(
-            connection,
-            application,
-            application_id,
-            at,
-            locked=True,
-            known=prepared.gathered if prepared is not None else None,
-        )
+        if prepared is not None and self._still_as_prepared(connection, prepared):
+            gathered = prepared.gathered
+        else:
+            gathered = self._gather(
+                connection,
+                application,
+                application_id,
+                at,
+                locked=True,
+                known=prepared.gathered if prepared is not None else None,
+            )
         if prepared is not None and prepared.gathered == gathered:
             evaluation, how = prepared.evaluation, "prepared"
         else:
@@ -316,6 +324,15 @@ class DecisionService:
         verdict = self.ip_reputation.check(application.device.ip)
         facts = Facts(counts, hit.kind if hit else None, str(verdict.risk), True, line)
         return Gathered(applicant_key, tuple(identifiers), facts, verdict.source)
+
+    def _still_as_prepared(self, connection: Connection, prepared: Prepared) -> bool:
+        """The prepared facts hold without reading them again: the database has not changed
+        for this connection since the snapshot, and the IP reputation says the same."""
+        if not unchanged_since(connection, prepared.mark):
+            return False
+        verdict = self.ip_reputation.check(prepared.application.device.ip)
+        gathered = prepared.gathered
+        return (str(verdict.risk), verdict.source) == (gathered.facts.ip_risk, gathered.ip_source)
 
     def _stored_response(
         self, connection: Connection, application_id: int

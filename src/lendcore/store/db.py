@@ -35,6 +35,7 @@ import threading
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -168,16 +169,58 @@ def is_sqlite(connection: Connection | Engine) -> bool:
     return connection.dialect.name == "sqlite"
 
 
+@dataclass(frozen=True)
+class ReadMark:
+    """Where one SQLite connection's reads stood (:func:`read_mark`)."""
+
+    dbapi_connection: Any
+    data_version: int  # PRAGMA data_version: moves when another connection commits
+    total_changes: int  # rows this connection itself has changed since it opened
+
+
+def _sqlite3_connection(connection: Connection) -> Any:
+    return connection.connection.driver_connection  # the sqlite3.Connection
+
+
+def read_mark(connection: Connection) -> ReadMark | None:
+    """A mark of what ``connection`` reads now (inside a read transaction: of its snapshot), to
+    tell later whether anything has changed since (:func:`unchanged_since`). None on other
+    databases than SQLite, where nothing this cheap exists: callers read again."""
+    if not is_sqlite(connection):
+        return None
+    dbapi = _sqlite3_connection(connection)
+    (version,) = dbapi.execute("PRAGMA data_version").fetchone()
+    return ReadMark(dbapi, version, dbapi.total_changes)
+
+
+def unchanged_since(connection: Connection, mark: ReadMark | None) -> bool:
+    """Whether ``connection`` reads exactly what it read when ``mark`` was taken: the same SQLite
+    connection, no commit by any other connection (SQLite's ``data_version``) and no change of
+    its own (``total_changes``) in between. False whenever that cannot be told. A mark taken in
+    a read transaction and checked after ``BEGIN IMMEDIATE`` proves that the write transaction
+    would read what the snapshot read."""
+    if mark is None or not is_sqlite(connection):
+        return False
+    dbapi = _sqlite3_connection(connection)
+    if dbapi is not mark.dbapi_connection or dbapi.total_changes != mark.total_changes:
+        return False
+    (version,) = dbapi.execute("PRAGMA data_version").fetchone()
+    return bool(version == mark.data_version)
+
+
 class UnitOfWork:
     """One use case, one transaction: ``with UnitOfWork(engine) as uow: ... uow.commit()``.
     Leaving the block without commit rolls back, so a failed use case changes nothing.
 
     On SQLite, entering takes the writer lock (:class:`SqliteWriteLock`) and waits for it;
-    ``wait=False`` raises :class:`WriterBusy` instead when it is taken."""
+    ``wait=False`` raises :class:`WriterBusy` instead when it is taken. ``connection``: run on
+    this open connection of ``engine`` (not in a transaction), which the caller keeps and closes;
+    by default the unit of work checks out its own."""
 
-    def __init__(self, engine: Engine, *, wait: bool = True):
+    def __init__(self, engine: Engine, *, wait: bool = True, connection: Connection | None = None):
         self.engine = engine
         self._wait = wait
+        self._borrowed = connection
         self._connection: Connection | None = None
         self._committed = False
         self._lock: SqliteWriteLock | None = None
@@ -197,11 +240,11 @@ class UnitOfWork:
         if lock is not None:
             lock.acquire(wait=self._wait)
         try:
-            self._connection = self.engine.connect().execution_options(**{WRITE_OPTION: True})
+            self._connection = self._open().execution_options(**{WRITE_OPTION: True})
             try:
                 self._connection.begin()
             except BaseException:
-                self._connection.close()
+                self._close(self._connection)
                 self._connection = None
                 raise
         except BaseException:
@@ -210,6 +253,19 @@ class UnitOfWork:
             raise
         self._lock = lock
         return self
+
+    def _open(self) -> Connection:
+        if self._borrowed is None:
+            return self.engine.connect()
+        if self._borrowed.engine is not self.engine or self._borrowed.in_transaction():
+            raise RuntimeError("a unit of work needs an idle connection of its own engine")
+        return self._borrowed
+
+    def _close(self, connection: Connection) -> None:
+        if connection is self._borrowed:
+            connection.execution_options(**{WRITE_OPTION: False})  # the caller's again
+        else:
+            connection.close()
 
     def commit(self) -> None:
         self.connection.commit()
@@ -222,7 +278,7 @@ class UnitOfWork:
                 connection.rollback()
         finally:
             try:
-                connection.close()
+                self._close(connection)
             finally:
                 self._connection = None
                 lock, self._lock = self._lock, None
