@@ -118,6 +118,17 @@ def cpu_seconds(pid: int) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
+def machine_cpu_seconds() -> float:
+    """The whole machine's busy CPU time so far (every process: the server, a database server,
+    the load generator), from /proc/stat; 0 elsewhere."""
+    try:
+        ticks = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except OSError:
+        return 0.0
+    idle = ticks[3] + ticks[4]  # idle, iowait
+    return (sum(ticks[:8]) - idle) / os.sysconf("SC_CLK_TCK")  # without guest (counted in user)
+
+
 def once(port: int, request: Request, timeout: float = 30) -> tuple[int, bytes]:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
@@ -139,16 +150,18 @@ class Load:
     not_sent: int = 0  # due requests abandoned when the run overran its grace period
     server_cpu: float = 0.0  # the server's CPU seconds during the run
     client_cpu: float = 0.0  # this process's (the load generator's)
+    machine_cpu: float = 0.0  # the whole machine's busy CPU seconds during the run
 
     @property
     def completed(self) -> int:
         return len(self.latencies)
 
     def measure(self, pid: int, run: Callable[[Load], None]) -> Load:
-        server, client = cpu_seconds(pid), time.process_time()
+        server, client, machine = cpu_seconds(pid), time.process_time(), machine_cpu_seconds()
         run(self)
         self.server_cpu = cpu_seconds(pid) - server
         self.client_cpu = time.process_time() - client
+        self.machine_cpu = machine_cpu_seconds() - machine
         return self
 
     @property

@@ -31,7 +31,9 @@ variant) with ``--workers`` processes (default 1) on 127.0.0.1 and a fresh SQLit
   latency from each request's due time, so queueing is not hidden (no coordinated omission);
 - closed loop, ``--clients`` clients for ``--closed-seconds``: the maximum throughput of each and
   the ratio decisions/s ÷ health/s;
-- the server's CPU per request (from /proc) and the load generator's own CPU share.
+- the server's CPU per request (from /proc) and the load generator's own CPU share; and the
+  whole machine's ("box": the server, PostgreSQL's backends, the load generator) per request
+  and in cores (200% = both cores of the build machine busy).
 The target: HTTP p99 under 30 ms at 200 req/s on the 2-core build machine.
 """
 
@@ -235,6 +237,11 @@ def over_http(
             else 0.0,
             "server_cpu_share": load.server_cpu / load.elapsed if load.elapsed else 0.0,
             "client_cpu_share": load.client_cpu / load.elapsed if load.elapsed else 0.0,
+            # everything the machine did per request: server, database server, load generator
+            "machine_cpu_ms_per_request": load.machine_cpu / load.completed * 1000
+            if load.completed
+            else 0.0,
+            "machine_cpu_share": load.machine_cpu / load.elapsed if load.elapsed else 0.0,
             **{k: v for k, v in percentiles(load.latencies).items() if k.endswith("_ms")},
         }
         for n, load in enumerate(loads)
@@ -373,7 +380,8 @@ def report(result: dict[str, Any]) -> None:
         )
         print(
             f"{'endpoint':<20} {'mode':<6} {'done':>5} {'req/s':>7} {'p50':>8} {'p95':>8} "
-            f"{'p99':>8} {'max':>7} {'err':>3} {'srv cpu/req':>11} {'srv cpu':>7} {'gen cpu':>7}"
+            f"{'p99':>8} {'max':>7} {'err':>3} {'srv cpu/req':>11} {'srv cpu':>7} {'gen cpu':>7} "
+            f"{'box cpu/req':>11} {'box cpu':>7}"
         )
         for load in http["loads"]:
             print(
@@ -382,7 +390,8 @@ def report(result: dict[str, Any]) -> None:
                 f"{load.get('p99_ms', 0):>8.2f} {load.get('max_ms', 0):>7.1f} "
                 f"{load['errors'] + load['not_sent']:>3} "
                 f"{load['server_cpu_ms_per_request']:>9.2f}ms {load['server_cpu_share']:>7.0%} "
-                f"{load['client_cpu_share']:>7.0%}"
+                f"{load['client_cpu_share']:>7.0%} "
+                f"{load['machine_cpu_ms_per_request']:>9.2f}ms {load['machine_cpu_share']:>7.0%}"
             )
         print(f"max throughput, decisions ÷ health: {http['throughput_ratio']:.3f}")
         at_rate, floor_load = http["loads"][1], http["loads"][0]
