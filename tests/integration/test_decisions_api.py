@@ -17,9 +17,10 @@ from lendcore.api.app import create_app
 from lendcore.api.decisions import WRITER_WAITS
 from lendcore.api.tables import idempotency_keys
 from lendcore.decisioning.fraud import sha256_hasher
-from lendcore.decisioning.service import DecisionService
+from lendcore.decisioning.service import DECISIONS, DecisionService
 from lendcore.kernel.errors import ErrorCode, LendcoreError
 
+from .racing import race
 from .test_decisions_support import (
     APPLICATION,
     another_person,
@@ -111,22 +112,75 @@ def test_an_idempotency_key_replays_the_first_decision(client, engine):
     assert stored_counts(engine)[0] == 1
 
 
-def test_a_retried_decision_is_answered_from_its_stored_response_without_preparing_again(
+def test_a_retried_decision_is_answered_from_its_stored_response_without_deciding_again(
     client, monkeypatch
 ):
     first = post(client, "/api/decisions", APPLICATION, key="retry")
-    prepared = []
-    original = DecisionService.prepare
+    evaluated = []
+    original = DecisionService.evaluate
     monkeypatch.setattr(
         DecisionService,
-        "prepare",
-        lambda self, *args, **kwargs: prepared.append(1) or original(self, *args, **kwargs),
+        "evaluate",
+        lambda self, *args, **kwargs: evaluated.append(1) or original(self, *args, **kwargs),
     )
     again = post(client, "/api/decisions", APPLICATION, key="retry")
     assert again.headers.get("Idempotent-Replay") == "true" and again.json() == first.json()
-    assert prepared == []
+    assert evaluated == []
     post(client, "/api/decisions", another_person(APPLICATION, 2), key="fresh")
-    assert prepared == [1]
+    assert evaluated == [1]
+
+
+def test_sqlite_prepares_outside_the_write_transaction_postgresql_decides_inside_it(
+    client, engine, monkeypatch
+):
+    """The split exists for SQLite's one writer lock; PostgreSQL reads the facts once."""
+    gathered = []
+    original = DecisionService._gather
+    monkeypatch.setattr(
+        DecisionService,
+        "_gather",
+        lambda self, *args, **kwargs: (
+            gathered.append(kwargs.get("locked", False)) or original(self, *args, **kwargs)
+        ),
+    )
+    how = "prepared" if engine.dialect.name == "sqlite" else "in_transaction"
+    before = DECISIONS.value(channel="api", evaluation=how)
+    assert post(client, "/api/decisions", APPLICATION).status_code == 201
+    assert DECISIONS.value(channel="api", evaluation=how) == before + 1
+    # SQLite: the snapshot's reading only (nothing committed since); PostgreSQL: under the locks
+    assert gathered == ([False] if engine.dialect.name == "sqlite" else [True])
+
+
+def test_concurrent_posts_sharing_a_phone_see_each_other_on_postgresql(
+    postgres_url, tmp_path, monkeypatch
+):
+    """Six real concurrent decisions (six decision threads, six PostgreSQL transactions) for six
+    people with one phone: only the first recorded may pass the sharing rule."""
+    from lendcore.store.db import make_engine
+
+    monkeypatch.setenv("LENDCORE_DECISION_THREADS", "6")
+    engine = make_engine(postgres_url, pool_size=8)
+    app = create_app(engine)
+    app.state.decisions = make_setup(tmp_path).service
+    bodies = []
+    for n in range(6):
+        body = another_person(APPLICATION, 200 + n)
+        body["applicant"]["phone"] = APPLICATION["applicant"]["phone"]
+        bodies.append(body)
+    try:
+        with TestClient(app) as test_client:
+
+            def attempt(n, barrier):
+                barrier.wait()
+                response = post(test_client, "/api/decisions", bodies[n])
+                assert response.status_code == 201, response.text
+                return response.json()["outcome"]
+
+            outcomes, errors = race(len(bodies), attempt)
+    finally:
+        engine.dispose()
+    assert errors == []
+    assert sorted(outcomes) == ["APPROVE"] + ["MANUAL_REVIEW"] * 5
 
 
 def test_unknown_decisions_are_404(client):
