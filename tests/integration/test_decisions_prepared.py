@@ -48,6 +48,14 @@ def _on_one_connection(engine, service, body, between=lambda: None):
     return prepared, document
 
 
+def _count_gathers(monkeypatch, service):
+    """A list that grows by one each time ``service`` reads the facts."""
+    reads = []
+    gather = service._gather
+    monkeypatch.setattr(service, "_gather", lambda *a, **k: reads.append(1) or gather(*a, **k))
+    return reads
+
+
 def _counted(evaluation):
     return DECISIONS.value(channel="api", evaluation=evaluation)
 
@@ -77,11 +85,7 @@ def test_on_one_sqlite_connection_with_nothing_committed_the_facts_are_not_read_
 ):
     if engine.dialect.name != "sqlite":
         pytest.skip("the read mark is SQLite's data_version")
-    reads = []
-    gather = setup.service._gather
-    monkeypatch.setattr(
-        setup.service, "_gather", lambda *a, **k: reads.append(1) or gather(*a, **k)
-    )
+    reads = _count_gathers(monkeypatch, setup.service)
     before = _counted("prepared")
     prepared, document = _on_one_connection(engine, setup.service, APPLICATION)
     assert reads == [1]  # the snapshot's, none in the recording transaction
@@ -93,11 +97,7 @@ def test_on_one_sqlite_connection_with_nothing_committed_the_facts_are_not_read_
 def test_on_postgresql_the_facts_are_always_read_again(engine, setup, monkeypatch):
     if engine.dialect.name != "postgresql":
         pytest.skip("PostgreSQL has no read mark")
-    reads = []
-    gather = setup.service._gather
-    monkeypatch.setattr(
-        setup.service, "_gather", lambda *a, **k: reads.append(1) or gather(*a, **k)
-    )
+    reads = _count_gathers(monkeypatch, setup.service)
     _on_one_connection(engine, setup.service, APPLICATION)
     assert reads == [1, 1]
 
