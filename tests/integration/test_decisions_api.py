@@ -130,10 +130,15 @@ def test_a_retried_decision_is_answered_from_its_stored_response_without_decidin
     assert evaluated == [1]
 
 
+@pytest.mark.parametrize("inline", ["0", "1"])
 def test_sqlite_prepares_outside_the_write_transaction_postgresql_decides_inside_it(
-    client, engine, monkeypatch
+    engine, tmp_path, monkeypatch, inline
 ):
-    """The split exists for SQLite's one writer lock; PostgreSQL reads the facts once."""
+    """The split exists for SQLite's one writer lock; PostgreSQL reads the facts once. Either
+    way, in the event loop or in the decision thread."""
+    monkeypatch.setenv("LENDCORE_DECISION_INLINE", inline)
+    app = create_app(engine)
+    app.state.decisions = make_setup(tmp_path).service
     gathered = []
     original = DecisionService._gather
     monkeypatch.setattr(
@@ -145,7 +150,8 @@ def test_sqlite_prepares_outside_the_write_transaction_postgresql_decides_inside
     )
     how = "prepared" if engine.dialect.name == "sqlite" else "in_transaction"
     before = DECISIONS.value(channel="api", evaluation=how)
-    assert post(client, "/api/decisions", APPLICATION).status_code == 201
+    with TestClient(app) as client:
+        assert post(client, "/api/decisions", APPLICATION).status_code == 201
     assert DECISIONS.value(channel="api", evaluation=how) == before + 1
     # SQLite: the snapshot's reading only (nothing committed since); PostgreSQL: under the locks
     assert gathered == ([False] if engine.dialect.name == "sqlite" else [True])

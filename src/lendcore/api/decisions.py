@@ -218,6 +218,9 @@ async def post_decision(
         return await anyio.to_thread.run_sync(
             _post_decision, request, body, idempotency_key, limiter=limiter
         )
+    if not is_sqlite(request.app.state.engine):  # inline by choice (LENDCORE_DECISION_INLINE=1)
+        async with limiter:
+            return _decide_in_transaction(request, body, idempotency_key)
     # First come, first served here too: a decision waiting for the writer lock keeps its turn
     # (the loop serves other endpoints meanwhile, not newer decisions, which would make the
     # waiting one later still).
