@@ -29,7 +29,7 @@ from sqlalchemy import (
     select,
     text,
 )
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 
 from lendcore.decisioning.fraud import (
     HUB_DEGREES,
@@ -234,21 +234,18 @@ def identifier_counts_db(
     return result
 
 
-def _insert(connection: Connection, table: Any) -> Any:
-    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-    return dialect.insert(table)
+_SQLITE_RECORD = sqlite.insert(identifier_index).on_conflict_do_nothing()  # built once
 
-
-_RECORD: dict[str, Any] = {}  # per dialect: the index insert, built once
-
-
-def _record_statement(connection: Connection) -> Any:
-    name = connection.dialect.name
-    statement = _RECORD.get(name)
-    if statement is None:
-        statement = _insert(connection, identifier_index).on_conflict_do_nothing()
-        statement = _RECORD.setdefault(name, statement)
-    return statement
+# PostgreSQL: an application's rows as arrays, one INSERT ... SELECT FROM unnest (one statement
+# executed once, where an executemany runs the insert once per row in a pipeline).
+_PG_RECORD = text(
+    f"INSERT INTO {identifier_index.name} (identifier_kind, identifier_hash, application_id, "
+    "applicant_key, borrower_id, created_at) "
+    "SELECT * FROM unnest(CAST(:kinds AS varchar[]), CAST(:hashes AS varchar[]), "
+    "CAST(:application_ids AS bigint[]), CAST(:applicant_keys AS varchar[]), "
+    "CAST(:borrower_ids AS bigint[]), CAST(:created_ats AS timestamptz[])) "
+    "ON CONFLICT DO NOTHING"
+)
 
 
 def record_application_db(
@@ -257,8 +254,21 @@ def record_application_db(
     """Add an application's identifiers to the index; a repeated call changes nothing."""
     if not rows:
         return
+    if connection.dialect.name == "postgresql":
+        connection.execute(
+            _PG_RECORD,
+            {
+                "kinds": [r.kind for r in rows],
+                "hashes": [r.value_hash for r in rows],
+                "application_ids": [r.application_id for r in rows],
+                "applicant_keys": [r.applicant_key for r in rows],
+                "borrower_ids": [borrower_id] * len(rows),
+                "created_ats": [as_utc(r.created_at) for r in rows],
+            },
+        )
+        return
     connection.execute(
-        _record_statement(connection),
+        _SQLITE_RECORD,
         [
             {
                 "identifier_kind": r.kind,
