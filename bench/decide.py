@@ -3,7 +3,8 @@ a fixed request rate and the maximum throughput, each against a floor measured i
 
 Not a test: prints figures, never fails on timing. Run:
 `.venv/bin/python bench/decide.py [--n 2000] [--rate 200] [--seconds 10] [--clients 8]
-[--closed-seconds 5] [--postgres URL [--http-postgres]] [--workers 1] [--no-http]
+[--closed-seconds 5] [--postgres URL [--http-postgres]] [--workers 1] [--index-rows 200000]
+[--no-http]
 [--profile TOP] [--json]` (`--quick`: n 500, 3 s at the rate, 2 s closed loop: ~25 s).
 
 In-process, over N seeded, varied applicants (bench/_applicants.py: real German-credit profiles,
@@ -25,7 +26,10 @@ the rules' inputs varied around their boundaries):
 
 Over HTTP (bench/_http.py): uvicorn serving ``lendcore.api.app:create_app`` (``--app`` to compare a
 variant) with ``--workers`` processes (default 1) on 127.0.0.1 and a fresh SQLite file (and, with
-``--http-postgres``, a PostgreSQL schema), warmed up (the first decision builds the models), then
+``--http-postgres``, a PostgreSQL schema) whose fraud identifier index already holds
+``--index-rows`` entries (default 200,000: 40,000 earlier applications spread over the 90-day
+window, as a lender's index would; a count whose cost grows with the window shows here),
+warmed up (the first decision builds the models), then
 - open loop at ``--rate`` for ``--seconds``: GET /api/health (the floor: the same server's bare
   endpoint), then POST /api/decisions with a new Idempotency-Key and a new applicant per request;
   latency from each request's due time, so queueing is not hidden (no coordinated omission);
@@ -46,11 +50,12 @@ import io
 import json
 import os
 import pstats
+import random
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -62,7 +67,8 @@ from sqlalchemy import Engine, create_engine, text
 import _applicants
 import _http
 from lendcore.decisioning.decide import decide, evaluate_policies
-from lendcore.decisioning.fraud import keyed_hasher
+from lendcore.decisioning.fraud import IndexRow, keyed_hasher
+from lendcore.decisioning.fraud_tables import record_application_db
 from lendcore.decisioning.policy import PolicyEngine, PolicyStore, decision_policies_dir
 from lendcore.decisioning.scoring import ModelRegistry
 from lendcore.decisioning.service import DecisionService, Facts
@@ -195,9 +201,37 @@ def postgres_schema(url: str, schema: str) -> Iterator[str]:
         admin.dispose()
 
 
+def prefill_index(database_url: str, rows: int, at: datetime) -> None:
+    """Migrate the database and fill its identifier index with ``rows`` entries of earlier
+    applications (5 identifiers each, random blind indexes, created over the last 89 days)."""
+    engine = make_engine(database_url)
+    upgrade(engine)
+    rng = random.Random(11)
+    kinds = ("id_number", "phone", "device_id", "ip", "bank_card")
+    chunk: list[IndexRow] = []
+    for application in range(rows // len(kinds)):
+        created = at - timedelta(seconds=rng.randrange(89 * 86_400))
+        person = f"{rng.getrandbits(256):064x}"
+        for kind in kinds:
+            value = person if kind == "id_number" else f"{rng.getrandbits(256):064x}"
+            chunk.append(IndexRow(10**12 + application, person, kind, value, created))
+        if len(chunk) >= 10_000:
+            with UnitOfWork(engine) as uow:
+                record_application_db(uow.connection, chunk)
+                uow.commit()
+            chunk = []
+    if chunk:
+        with UnitOfWork(engine) as uow:
+            record_application_db(uow.connection, chunk)
+            uow.commit()
+    engine.dispose()
+
+
 def over_http(
     args: argparse.Namespace, directory: Path, database_url: str, backend: str
 ) -> dict[str, Any]:
+    if args.index_rows:
+        prefill_index(database_url, args.index_rows, datetime.now(UTC))
     port = _http.free_port()
     run = f"bench-{os.getpid()}-{int(time.time())}"
     per_phase = int(args.rate * args.seconds) + 2000
@@ -332,6 +366,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--clients", type=int, default=8, help="closed-loop clients")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     parser.add_argument("--closed-seconds", type=float, default=5.0)
+    parser.add_argument(
+        "--index-rows",
+        type=int,
+        default=200_000,
+        help="fraud index entries in the HTTP databases before the run",
+    )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--postgres", metavar="URL", help="also .decide on PostgreSQL")
     parser.add_argument("--no-http", action="store_true", help="in-process figures only")
@@ -375,8 +415,8 @@ def report(result: dict[str, Any]) -> None:
     print(f"target in-process p99 < {TARGET_INPROCESS_P99_MS} ms (validate + evaluate): {met}")
     for http in result.get("http", []):
         print(
-            f"\nHTTP: uvicorn, {result['workers']} worker(s), {http['backend']}; "
-            f"first decision {http['first_decision_seconds']:.2f} s (builds the models)"
+            f"\nHTTP: uvicorn, {result['workers']} worker(s), {http['backend']}, "
+            f"{result['index_rows']:,} index entries before; first decision {http['first_decision_seconds']:.2f} s (builds the models)"
         )
         print(
             f"{'endpoint':<20} {'mode':<6} {'done':>5} {'req/s':>7} {'p50':>8} {'p95':>8} "
@@ -410,6 +450,7 @@ def main() -> None:
         "seconds": args.seconds,
         "clients": args.clients,
         "workers": args.workers,
+        "index_rows": args.index_rows,
     }
     with tempfile.TemporaryDirectory(prefix="bench-decide-") as name:
         directory = Path(name)

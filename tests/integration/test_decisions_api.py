@@ -164,6 +164,9 @@ def test_concurrent_posts_sharing_a_phone_see_each_other_on_postgresql(
     people with one phone: only the first recorded may pass the sharing rule."""
     from lendcore.store.db import make_engine
 
+    # Six decision threads stand in for six served processes (each runs one inline decision at
+    # a time): six transactions at once.
+    monkeypatch.setenv("LENDCORE_DECISION_INLINE", "0")
     monkeypatch.setenv("LENDCORE_DECISION_THREADS", "6")
     engine = make_engine(postgres_url, pool_size=8)
     app = create_app(engine)
@@ -446,11 +449,10 @@ def test_an_inline_decision_waits_for_another_writer_off_the_event_loop(engine, 
     assert stored_counts(engine)[0] == 1
 
 
-@pytest.mark.parametrize(("setting", "inline"), [(None, "sqlite"), ("0", False), ("1", True)])
+@pytest.mark.parametrize(("setting", "inline"), [(None, True), ("0", False), ("1", True)])
 def test_where_decisions_run_follows_the_setting(engine, monkeypatch, setting, inline):
-    if setting is None:
+    if setting is None:  # the default: in the event loop, on either database
         monkeypatch.delenv("LENDCORE_DECISION_INLINE", raising=False)
-        inline = engine.dialect.name == "sqlite"  # auto: inline on SQLite, threads on PostgreSQL
     else:
         monkeypatch.setenv("LENDCORE_DECISION_INLINE", setting)
     assert create_app(engine).state.decision_inline is inline

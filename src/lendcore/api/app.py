@@ -57,7 +57,7 @@ def create_app(engine: Engine | None = None, migrate: bool = True) -> FastAPI:
     )
     decisions.decision_threads()  # a bad $LENDCORE_DECISION_THREADS fails here, not per request
     app.state.engine = engine or make_engine()
-    app.state.decision_inline = decisions.decision_inline(app.state.engine)
+    app.state.decision_inline = decisions.decision_inline()
     if migrate:
         upgrade(app.state.engine)
     errors.install(app)

@@ -14,16 +14,21 @@ endpoints) only interleaves them, every 5 ms, so that each of them finishes late
 (default 1): first come, first served. Serve more processes (``lendcore api --workers``) to use
 more cores; the other endpoints keep the default pool.
 
-On SQLite (``$LENDCORE_DECISION_INLINE=auto``, the default) a decision runs in the event loop
-itself: no hand-over to a thread and back, whose GIL traffic cost 0.6-1 ms of CPU per decision
-measured side by side (docs/performance.md has the runs). Its SQL is local file I/O; the one
-wait it could meet, SQLite's writer lock held by another process (a batch, the other workers),
-is never waited for in the loop: the lock is tried without waiting, again after short pauses
-that let the loop run (another worker records in ~1 ms), and if it is still taken after ~30 ms
-the recording step (the prepared decision goes with it) waits in a worker thread
-(``lendcore_decision_writer_waits_total``), so the process keeps answering. Decisions keep
-their first-come order meanwhile. PostgreSQL's statements are network round trips and its row
-locks can wait: there decisions keep the thread.
+A decision runs in the event loop itself (``$LENDCORE_DECISION_INLINE=1``, the default): no
+hand-over to a thread and back, whose GIL traffic cost 0.6-1 ms of CPU per decision measured side
+by side (docs/performance.md has the runs). On SQLite its SQL is local file I/O; the one wait it
+could meet, SQLite's writer lock held by another process (a batch, the other workers), is never
+waited for in the loop: the lock is tried without waiting, again after short pauses that let the
+loop run (another worker records in ~1 ms), and if it is still taken after ~30 ms the recording
+step (the prepared decision goes with it) waits in a worker thread
+(``lendcore_decision_writer_waits_total``), so the process keeps answering. Decisions keep their
+first-come order meanwhile. On PostgreSQL the loop waits for the statements' round trips (~10
+of them, well under a millisecond each on a local network) and, rarely, for an identifier lock
+held by a decision in another process sharing a phone or a device: at most the workers'
+decisions in flight, a few milliseconds. What it does not bound is a stalled database server:
+with ``$LENDCORE_DECISION_INLINE=0`` decisions run in threads and the loop keeps answering
+health checks through such a stall, at the cost of the hand-over (docs/performance.md has the
+side-by-side runs on PostgreSQL).
 
 Only SQLite prepares a decision on a read snapshot and records it in a separate, short write
 transaction (``DecisionService.prepare``): its one writer lock is what the split keeps free.
@@ -46,7 +51,7 @@ import anyio.to_thread
 from fastapi import APIRouter, Body, Header, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection
 
 from lendcore.api import decision_schemas as schemas
 from lendcore.api.errors import ErrorBody, error_body
@@ -211,14 +216,14 @@ async def post_decision(
     body: Annotated[Application, Body(openapi_examples={"clean": {"value": _DECISION_EXAMPLE}})],
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
-    # Validated here, in the event loop. The decision runs inline (SQLite's default) or in at
-    # most decision_threads() worker threads per process: see the module's docstring.
+    # Validated here, in the event loop. The decision runs inline (the default) or in at most
+    # decision_threads() worker threads per process: see the module's docstring.
     limiter = _decision_limiter(request)
     if not request.app.state.decision_inline:
         return await anyio.to_thread.run_sync(
             _post_decision, request, body, idempotency_key, limiter=limiter
         )
-    if not is_sqlite(request.app.state.engine):  # inline by choice (LENDCORE_DECISION_INLINE=1)
+    if not is_sqlite(request.app.state.engine):  # the whole decision in its transaction
         async with limiter:
             return _decide_in_transaction(request, body, idempotency_key)
     # First come, first served here too: a decision waiting for the writer lock keeps its turn
@@ -368,15 +373,15 @@ def decision_threads() -> int:
     return int(raw)
 
 
-def decision_inline(engine: Engine) -> bool:
-    """Whether decisions run in the event loop (``$LENDCORE_DECISION_INLINE``: ``auto``, the
-    default, is yes on SQLite and no on PostgreSQL; ``1``; ``0``)."""
-    raw = os.environ.get(DECISION_INLINE, "auto")
-    if raw not in ("auto", "0", "1"):
+def decision_inline() -> bool:
+    """Whether decisions run in the event loop (``$LENDCORE_DECISION_INLINE``: ``1``, the
+    default, or ``0``: in threads)."""
+    raw = os.environ.get(DECISION_INLINE, "1")
+    if raw not in ("0", "1"):
         raise LendcoreError(
-            ErrorCode.INVALID_ARGUMENT, f"{DECISION_INLINE} must be auto, 0 or 1: {raw!r}"
+            ErrorCode.INVALID_ARGUMENT, f"{DECISION_INLINE} must be 0 or 1: {raw!r}"
         )
-    return engine.dialect.name == "sqlite" if raw == "auto" else raw == "1"
+    return raw == "1"
 
 
 def _decision_limiter(request: Request) -> anyio.CapacityLimiter:
