@@ -53,8 +53,7 @@ from lendcore.decisioning.fraud import (
     index_rows,
 )
 from lendcore.decisioning.fraud_tables import (
-    DatabaseBlacklist,
-    identifier_counts_db,
+    identifier_facts_db,
     lock_identifiers,
     record_application_db,
 )
@@ -109,7 +108,7 @@ class DecisionService:
         models: ModelRegistry,
         hasher: HashIdentifier | None = None,
         *,
-        blacklist: Callable[[Connection], Blacklist] = DatabaseBlacklist,
+        blacklist: Callable[[Connection], Blacklist] | None = None,
         ip_reputation: IpReputation | None = None,
         ids: IdGenerator | None = None,
         clock: Clock | None = None,
@@ -123,6 +122,8 @@ class DecisionService:
         self.product_versions.keep_all(self.products.values())
         self.models = models
         self._hasher = hasher
+        # None: the database's blacklist, read with the identifier counts (one statement on
+        # PostgreSQL); another Blacklist replaces it
         self.blacklist = blacklist
         self.ip_reputation = ip_reputation or SandboxIpReputation()
         self.ids = ids or SnowflakeIds()
@@ -312,14 +313,16 @@ class DecisionService:
                 ) from None
         if locked:
             lock_identifiers(connection, identifiers)
-        counts = identifier_counts_db(
+        found = identifier_facts_db(
             connection,
             identifiers,
             application_id=application_id,
             applicant_key=applicant_key,
             at=at,
         )
-        hit = self.blacklist(connection).first_hit(identifiers)
+        counts, hit = found.counts, found.blacklist_hit
+        if self.blacklist is not None:  # a blacklist of its own, not the database's
+            hit = self.blacklist(connection).first_hit(identifiers)
         line = line_of_applicant(connection, applicant_key)
         verdict = self.ip_reputation.check(application.device.ip)
         facts = Facts(counts, hit.kind if hit else None, str(verdict.risk), True, line)
