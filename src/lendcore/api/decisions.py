@@ -22,7 +22,7 @@ waited for in the loop: the lock is tried without waiting, again after short pau
 loop run (another worker records in ~1 ms), and if it is still taken after ~30 ms the recording
 step (the prepared decision goes with it) waits in a worker thread
 (``lendcore_decision_writer_waits_total``), so the process keeps answering. Decisions keep their
-first-come order meanwhile. On PostgreSQL the loop waits for the statements' round trips (~10
+first-come order meanwhile. On PostgreSQL the loop waits for the statements' round trips (9
 of them, well under a millisecond each on a local network) and, rarely, for an identifier lock
 held by a decision in another process sharing a phone or a device: at most the workers'
 decisions in flight, a few milliseconds. What it does not bound is a stalled database server:
