@@ -91,7 +91,7 @@ def test_the_review_queue_and_a_verdict_from_the_command_line(cli):
     assert json.loads(cli("review", "list", "--json").stdout)["count"] == 0
 
 
-def test_the_blacklist_from_the_command_line(cli):
+def test_the_blacklist_from_the_command_line(cli, db_url, tmp_path):
     added = cli(
         "blacklist",
         "add",
@@ -110,6 +110,20 @@ def test_the_blacklist_from_the_command_line(cli):
     assert "13812341234" not in listed.stdout and "1234 1234" not in listed.stdout
     decided = _decide(cli, APPLICATION)  # the same key file: the hashes match
     assert decided["outcome"] == "REJECT" and decided["reasons"][0]["code"] == "BLACKLISTED"
+    # without recording: the index database is read (counts and blacklist) under the key file
+    consulted = cli(
+        "decide",
+        "--json",
+        "--at",
+        "2026-03-01",
+        "--index-db",
+        db_url,
+        "--key-file",
+        str(tmp_path / "keys" / "keys.json"),
+        stdin=json.dumps(APPLICATION),
+    )
+    assert consulted.returncode == 0, consulted.stderr
+    assert json.loads(consulted.stdout)["reasons"][0]["code"] == "BLACKLISTED"
     removed = cli("blacklist", "remove", "--kind", "phone", "--value", "13812341234", "--json")
     assert removed.returncode == 0, removed.stderr
     assert json.loads(cli("blacklist", "list", "--json").stdout)["total"] == 0

@@ -191,18 +191,18 @@ def _decide_only(
         hit = InMemoryBlacklist.of(service.hasher, entries).first_hit(identifiers)
     if index_db:
         from lendcore.decisioning.credit_line_tables import line_of_applicant
-        from lendcore.decisioning.fraud_tables import DatabaseBlacklist, identifier_counts_db
+        from lendcore.decisioning.fraud_tables import identifier_facts_db
         from lendcore.store.db import make_engine
 
         with make_engine(index_db).connect() as connection:
-            counts = identifier_counts_db(
+            found = identifier_facts_db(
                 connection,
                 identifiers,
                 application_id=application_id,
                 applicant_key=applicant_key,
                 at=moment,
             )
-            hit = hit or DatabaseBlacklist(connection).first_hit(identifiers)
+            counts, hit = found.counts, hit or found.blacklist_hit
             line = line_of_applicant(connection, applicant_key)
     verdict = service.ip_reputation.check(application.device.ip)
     facts = Facts(counts, hit.kind if hit else None, str(verdict.risk), counts is not None, line)
