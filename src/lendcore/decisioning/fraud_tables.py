@@ -152,8 +152,9 @@ def _counts_statement(n: int) -> TextClause:
 
 # PostgreSQL: the identifiers as two arrays, each counted in a LATERAL sub-query that can only be
 # driven by the (kind, hash, created_at) index. psycopg prepares a statement it has run five times
-# and PostgreSQL then plans it once for any parameters (a generic plan), where a range on
-# created_at is guessed to keep 0.5 % of the rows: for the OR form above that plan was a scan of
+# and PostgreSQL then plans it once for any parameters (a generic plan), from statistics that may
+# date from when the index was small and with a range on created_at guessed to keep 0.5 % of the
+# rows: for the OR form above that plan was a scan of
 # ix_fraud_identifier_index_created_at over the whole 90-day window, filtering the identifiers
 # out of it -- a count whose cost grew with every application indexed (0.66 ms at 2,500 rows,
 # 4.6 ms at 15,000, measured in docs/performance.md), seconds at a lender's volume. Here each
