@@ -11,7 +11,7 @@ from lendcore.decisioning.fraud import (
     identifier_counts,
     sha256_hasher,
 )
-from lendcore.decisioning.fraud_tables import identifier_counts_db, record_application_db
+from lendcore.decisioning.fraud_tables import identifier_facts_db, record_application_db
 from lendcore.store.db import UnitOfWork
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -42,7 +42,7 @@ def test_identifier_counts_in_sql_match_the_reference_on_both_databases(engine):
     ]
     args = {"application_id": 99, "applicant_key": "me", "at": NOW}
     with engine.connect() as connection:
-        counted = identifier_counts_db(connection, wanted, **args)
+        counted = identifier_facts_db(connection, wanted, **args).counts
     assert counted == identifier_counts(rows, wanted, **args)
     assert counted["device_id"]["other_apps_7d"] == 2
 
@@ -88,7 +88,7 @@ def test_a_prepared_count_reads_only_its_identifiers_rows_however_full_the_windo
         connection.connection.driver_connection.prepare_threshold = 0  # prepared at once
         before = _rows_read(connection)
         for _ in range(3):
-            counted = identifier_counts_db(connection, wanted, **args)
+            counted = identifier_facts_db(connection, wanted, **args).counts
         read = _rows_read(connection) - before
     assert counted["phone"]["other_apps_7d"] == 3
     assert counted["device_id"]["other_apps_90d"] == 0

@@ -25,7 +25,7 @@ from lendcore.decisioning.fraud import (
 from lendcore.decisioning.fraud_tables import (
     DatabaseBlacklist,
     identifier_blacklist,
-    identifier_counts_db,
+    identifier_facts_db,
     identifier_index,
     load_index_rows,
     record_application_db,
@@ -114,7 +114,7 @@ def test_sql_counts_agree_with_the_in_memory_counts(connection):
     phone = Identifier("phone", HASH("phone", "13800000000"))
     wanted = [DEVICE, phone, Identifier("ip", HASH("ip", "10.9.9.9"))]
     args = {"application_id": 99, "applicant_key": "me", "at": NOW}
-    assert identifier_counts_db(connection, wanted, **args) == identifier_counts(
+    assert identifier_facts_db(connection, wanted, **args).counts == identifier_counts(
         rows, wanted, **args
     )
     assert len(load_index_rows(connection, NOW - timedelta(days=90), NOW)) == 4

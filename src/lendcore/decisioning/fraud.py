@@ -7,8 +7,8 @@ with a fixed salt is for tests and the sandbox.
 
 At decision time the rules read, per identifier kind, how many *other* applications (and other
 applicants) shared the identifier within 24 hours, 7 days and 90 days before the decision
-(:func:`identifier_counts` in memory, ``fraud_tables.identifier_counts_db`` in SQL: both give the same
-answer). In batch, :func:`find_rings` finds connected groups of applicants in the bipartite
+(:func:`identifier_counts` in memory, ``fraud_tables.identifier_facts_db`` in SQL: both give the
+same answer). In batch, :func:`find_rings` finds connected groups of applicants in the bipartite
 application–identifier graph, after pruning hub identifiers (a carrier NAT address shared by
 thousands links everyone to everyone and means nothing).
 """

@@ -216,28 +216,14 @@ def identifier_facts_db(
     at: datetime,
     hub_degrees: Mapping[str, int] = HUB_DEGREES,
 ) -> IdentifierFacts:
-    """The counts and the blacklist hit: one statement on PostgreSQL, the two look-ups (local
-    calls) on SQLite."""
+    """:func:`~lendcore.decisioning.fraud.identifier_counts` in SQL, and the blacklist hit: one
+    statement on PostgreSQL, the two look-ups (local calls) on SQLite."""
     found, listed = _count_rows(connection, identifiers, application_id, applicant_key, at)
     if listed is None:
         hit = DatabaseBlacklist(connection).first_hit(identifiers)
     else:
         hit = next((i for i in identifiers if (i.kind, i.value_hash) in listed), None)
     return IdentifierFacts(_counts_of(identifiers, found, hub_degrees), hit)
-
-
-def identifier_counts_db(
-    connection: Connection,
-    identifiers: Sequence[Identifier],
-    *,
-    application_id: int,
-    applicant_key: str,
-    at: datetime,
-    hub_degrees: Mapping[str, int] = HUB_DEGREES,
-) -> dict[str, dict[str, Any]]:
-    """:func:`identifier_counts` as one SQL query on the identifier index."""
-    found, _listed = _count_rows(connection, identifiers, application_id, applicant_key, at)
-    return _counts_of(identifiers, found, hub_degrees)
 
 
 def _count_rows(
@@ -248,7 +234,7 @@ def _count_rows(
     at: datetime,
 ) -> tuple[dict[tuple[str, str], Any], set[tuple[str, str]] | None]:
     """The count rows by (kind, hash), and on PostgreSQL the identifiers found blacklisted (None
-    on SQLite, whose statement does not read the blacklist)."""
+    on SQLite, whose count statement does not read the blacklist)."""
     postgres = connection.dialect.name == "postgresql"
     if not identifiers:
         return {}, set() if postgres else None
