@@ -26,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from lendcore.api.errors import error_body
 from lendcore.api.tables import idempotency_keys
 from lendcore.store.db import ReadMark, UnitOfWork, unchanged_since
+from lendcore.store.round_trips import read_together
 
 # Built once, executed with parameters (cached compiled statements).
 _LOOKUP = select(idempotency_keys).where(
@@ -106,11 +107,13 @@ def run_idempotent(
 
 
 def _stored(connection: Connection, scope: str, key: str) -> Any:
-    return connection.execute(_LOOKUP, {"scope": scope, "key": key}).first()
+    # read_together: on PostgreSQL the transaction's BEGIN goes in the same round trip
+    rows = read_together(connection, [(_LOOKUP, {"scope": scope, "key": key})])[0]
+    return rows[0] if rows else None
 
 
 def _replay(stored: Any, digest: str) -> JSONResponse:
-    if stored.request_hash != digest:
+    if stored["request_hash"] != digest:
         return JSONResponse(
             error_body(
                 "IDEMPOTENCY_KEY_REUSED", "this Idempotency-Key was used with a different body"
@@ -118,5 +121,5 @@ def _replay(stored: Any, digest: str) -> JSONResponse:
             422,
         )
     return JSONResponse(
-        json.loads(stored.body), stored.status_code, headers={"Idempotent-Replay": "true"}
+        json.loads(stored["body"]), stored["status_code"], headers={"Idempotent-Replay": "true"}
     )

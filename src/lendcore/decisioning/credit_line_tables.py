@@ -20,6 +20,9 @@ before and after, and what caused it (the decision, the loan, the outbox event).
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import Any
+
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -37,6 +40,7 @@ from sqlalchemy import (
 
 from lendcore.decisioning.pricing import CreditLineFacts
 from lendcore.store.metadata import metadata
+from lendcore.store.round_trips import Statement, read_together
 
 LINE_EVENT_KINDS = "('OPENED', 'REBASED', 'STEPPED_UP', 'LATE')"
 
@@ -99,9 +103,19 @@ _LINE_OF_APPLICANT = text(
 )
 
 
+def line_statement(applicant_key: str) -> Statement:
+    """:func:`line_of_applicant`'s query, to send with others
+    (:func:`~lendcore.store.round_trips.read_together`); its rows go to :func:`line_of_rows`."""
+    return _LINE_OF_APPLICANT, {"applicant_key": applicant_key}
+
+
+def line_of_rows(rows: Sequence[Mapping[str, Any]]) -> CreditLineFacts | None:
+    if not rows:
+        return None
+    row = rows[0]
+    return CreditLineFacts(int(row["borrower_id"]), int(row["credit_limit"]), int(row["version"]))
+
+
 def line_of_applicant(connection: Connection, applicant_key: str) -> CreditLineFacts | None:
     """The applicant's credit line as it stands now, or None."""
-    row = connection.execute(_LINE_OF_APPLICANT, {"applicant_key": applicant_key}).first()
-    if row is None:
-        return None
-    return CreditLineFacts(int(row.borrower_id), int(row.credit_limit), int(row.version))
+    return line_of_rows(read_together(connection, [line_statement(applicant_key)])[0])

@@ -42,6 +42,7 @@ from lendcore.decisioning.fraud import (
 )
 from lendcore.decisioning.rules import WINDOWS
 from lendcore.store.metadata import metadata
+from lendcore.store.round_trips import Statement, read_together
 
 _KINDS = "identifier_kind IN ('id_number', 'phone', 'device_id', 'ip', 'bank_card')"
 
@@ -184,18 +185,20 @@ _LOCK_IDENTIFIERS = text(
 )
 
 
-def lock_identifiers(connection: Connection, identifiers: Sequence[Identifier]) -> None:
-    """Before the counts are read in a transaction that will index this application: on
-    PostgreSQL, a transaction-scoped advisory lock per identifier, in key order (two decisions
-    never wait on each other in a cycle). Two concurrent applications sharing a phone or a device
-    then decide one after the other, and the second counts the first: without it, each would read
-    the index before the other commits and both would pass the sharing rules (the burst a ring
-    uses). SQLite needs none: its units of work hold the database's one writer lock. Keys are 32
-    bits: an unrelated identifier may share one and wait a moment, never more."""
+def lock_statement(connection: Connection, identifiers: Sequence[Identifier]) -> Statement | None:
+    """The locks to take before the counts are read in a transaction that will index this
+    application: on PostgreSQL, a transaction-scoped advisory lock per identifier, in key order
+    (two decisions never wait on each other in a cycle). Two concurrent applications sharing a
+    phone or a device then decide one after the other, and the second counts the first: without
+    it, each would read the index before the other commits and both would pass the sharing rules
+    (the burst a ring uses). The counts must be a later statement (PostgreSQL takes a statement's
+    snapshot when it starts, before its locks). SQLite needs none (None): its units of work hold
+    the database's one writer lock. Keys are 32 bits: an unrelated identifier may share one and
+    wait a moment, never more."""
     if connection.dialect.name != "postgresql" or not identifiers:
-        return
+        return None
     keys = sorted({zlib.crc32(f"{i.kind}:{i.value_hash}".encode()) - 2**31 for i in identifiers})
-    connection.execute(_LOCK_IDENTIFIERS, {"space": _IDENTIFIER_LOCK_SPACE, "keys": keys})
+    return _LOCK_IDENTIFIERS, {"space": _IDENTIFIER_LOCK_SPACE, "keys": keys}
 
 
 @dataclass(frozen=True)
@@ -218,26 +221,27 @@ def identifier_facts_db(
 ) -> IdentifierFacts:
     """:func:`~lendcore.decisioning.fraud.identifier_counts` in SQL, and the blacklist hit: one
     statement on PostgreSQL, the two look-ups (local calls) on SQLite."""
-    found, listed = _count_rows(connection, identifiers, application_id, applicant_key, at)
-    if listed is None:
-        hit = DatabaseBlacklist(connection).first_hit(identifiers)
-    else:
-        hit = next((i for i in identifiers if (i.kind, i.value_hash) in listed), None)
-    return IdentifierFacts(_counts_of(identifiers, found, hub_degrees), hit)
+    statement = facts_statement(
+        connection, identifiers, application_id=application_id, applicant_key=applicant_key, at=at
+    )
+    rows = read_together(connection, [statement])[0] if statement is not None else []
+    return facts_of_rows(connection, identifiers, rows, hub_degrees)
 
 
-def _count_rows(
+def facts_statement(
     connection: Connection,
     identifiers: Sequence[Identifier],
+    *,
     application_id: int,
     applicant_key: str,
     at: datetime,
-) -> tuple[dict[tuple[str, str], Any], set[tuple[str, str]] | None]:
-    """The count rows by (kind, hash), and on PostgreSQL the identifiers found blacklisted (None
-    on SQLite, whose count statement does not read the blacklist)."""
-    postgres = connection.dialect.name == "postgresql"
+) -> Statement | None:
+    """The count statement of :func:`identifier_facts_db` (None without identifiers), to send
+    with others (:func:`~lendcore.store.round_trips.read_together`); its rows go to
+    :func:`facts_of_rows`. On PostgreSQL it also reads the blacklist."""
     if not identifiers:
-        return {}, set() if postgres else None
+        return None
+    postgres = connection.dialect.name == "postgresql"
     if postgres:
         params: dict[str, Any] = {
             "kinds": [i.kind for i in identifiers],
@@ -251,14 +255,25 @@ def _count_rows(
         applicant_key=applicant_key,
         application_id=application_id,
     )
-    statement = _PG_COUNTS if postgres else _counts_statement(len(identifiers))
-    found = {
-        (r.identifier_kind, r.identifier_hash): r._mapping
-        for r in connection.execute(statement, params)
-    }
-    if not postgres:
-        return found, None
-    return found, {key for key, row in found.items() if row["listed"]}
+    return (_PG_COUNTS if postgres else _counts_statement(len(identifiers))), params
+
+
+def facts_of_rows(
+    connection: Connection,
+    identifiers: Sequence[Identifier],
+    rows: Sequence[Mapping[str, Any]],
+    hub_degrees: Mapping[str, int] = HUB_DEGREES,
+) -> IdentifierFacts:
+    """The facts from :func:`facts_statement`'s rows; on SQLite the blacklist is looked up here
+    (a local call: its count statement does not read it)."""
+    found = {(r["identifier_kind"], r["identifier_hash"]): r for r in rows}
+    if connection.dialect.name == "postgresql":
+        hit = next(
+            (i for i in identifiers if found.get((i.kind, i.value_hash), {}).get("listed")), None
+        )
+    else:
+        hit = DatabaseBlacklist(connection).first_hit(identifiers)
+    return IdentifierFacts(_counts_of(identifiers, found, hub_degrees), hit)
 
 
 def _counts_of(

@@ -40,7 +40,7 @@ from sqlalchemy import Connection, insert, select
 
 from lendcore.decisioning import blacklist as blacklist_entries
 from lendcore.decisioning import reviews
-from lendcore.decisioning.credit_line_tables import line_of_applicant
+from lendcore.decisioning.credit_line_tables import line_of_rows, line_statement
 from lendcore.decisioning.decide import RequestedTerms, decide
 from lendcore.decisioning.decision_tables import decisions
 from lendcore.decisioning.documents import compare, response_document
@@ -53,8 +53,9 @@ from lendcore.decisioning.fraud import (
     index_rows,
 )
 from lendcore.decisioning.fraud_tables import (
-    identifier_facts_db,
-    lock_identifiers,
+    facts_of_rows,
+    facts_statement,
+    lock_statement,
     record_application_db,
 )
 from lendcore.decisioning.policy import PolicyEngine
@@ -77,6 +78,7 @@ from lendcore.products.caps import RateCap
 from lendcore.products.loader import LoadedProduct
 from lendcore.products.versions import ProductVersionStore
 from lendcore.store.db import read_mark, unchanged_since
+from lendcore.store.round_trips import read_together
 
 __all__ = ["CHANNELS", "DecisionService", "Evaluation", "Facts", "Prepared", "get_decision"]
 
@@ -298,7 +300,7 @@ class DecisionService:
     ) -> Gathered:
         """The identifiers and what the index, the blacklist, the credit line and the IP
         reputation say of them now; ``locked``: in the recording transaction, after locking the
-        identifiers (:func:`~lendcore.decisioning.fraud_tables.lock_identifiers`). ``known``:
+        identifiers (:func:`~lendcore.decisioning.fraud_tables.lock_statement`). ``known``:
         an earlier gathering of the same application, whose identifiers are reused."""
         if known is not None:
             applicant_key, identifiers = known.applicant_key, tuple(known.identifiers)
@@ -311,19 +313,24 @@ class DecisionService:
                     f"applicant: {exc.message}",
                     {"field": "applicant"},
                 ) from None
-        if locked:
-            lock_identifiers(connection, identifiers)
-        found = identifier_facts_db(
+        # One round trip on PostgreSQL: the locks (in the recording transaction), then the
+        # counts with the blacklist, then the credit line, each statement after the one before.
+        lock = lock_statement(connection, identifiers) if locked else None
+        count = facts_statement(
             connection,
             identifiers,
             application_id=application_id,
             applicant_key=applicant_key,
             at=at,
         )
+        sent = [s for s in (lock, count) if s is not None] + [line_statement(applicant_key)]
+        results = read_together(connection, sent)
+        count_rows = results[-2] if count is not None else []
+        found = facts_of_rows(connection, identifiers, count_rows)
         counts, hit = found.counts, found.blacklist_hit
         if self.blacklist is not None:  # a blacklist of its own, not the database's
             hit = self.blacklist(connection).first_hit(identifiers)
-        line = line_of_applicant(connection, applicant_key)
+        line = line_of_rows(results[-1])
         verdict = self.ip_reputation.check(application.device.ip)
         facts = Facts(counts, hit.kind if hit else None, str(verdict.risk), True, line)
         return Gathered(applicant_key, tuple(identifiers), facts, verdict.source)

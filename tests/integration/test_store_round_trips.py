@@ -1,0 +1,64 @@
+"""Statements sent together (``store.round_trips.read_together``): one pipeline on PostgreSQL,
+one after another on SQLite. Either way a caller sees what sequential statements would show it:
+the same rows in order, a transaction begun, an error raised as ``execute`` raises it and a
+connection that works afterwards."""
+
+import pytest
+from sqlalchemy import JSON, bindparam, select, text
+from sqlalchemy.exc import DBAPIError
+
+from lendcore.store.db import UnitOfWork
+from lendcore.store.round_trips import read_together
+
+_CREATE = "CREATE TABLE rt_probe (id INTEGER PRIMARY KEY, v VARCHAR(20) NOT NULL)"
+_INSERT = text("INSERT INTO rt_probe (id, v) VALUES (:id, :v)")
+_BY_ID = text("SELECT id, v FROM rt_probe WHERE id = :id")
+_COUNT = text("SELECT count(*) AS n FROM rt_probe")
+
+
+@pytest.fixture
+def probe(engine):
+    with engine.begin() as connection:
+        connection.execute(text(_CREATE))
+        connection.execute(_INSERT, [{"id": 1, "v": "one"}, {"id": 2, "v": "two"}])
+    return engine
+
+
+def test_reads_sent_together_return_each_statements_rows_in_order(probe):
+    with probe.connect() as connection:
+        by_id, none, count = read_together(
+            connection, [(_BY_ID, {"id": 2}), (_BY_ID, {"id": 9}), (_COUNT, {})]
+        )
+    assert by_id == [{"id": 2, "v": "two"}]
+    assert none == []
+    assert count == [{"n": 2}]
+
+
+def test_reads_sent_together_begin_a_transaction_as_execute_would(probe):
+    with probe.connect() as connection:
+        read_together(connection, [(_COUNT, {})])
+        assert connection.in_transaction()
+        connection.rollback()
+        assert not connection.in_transaction()
+
+
+def test_a_failing_statement_raises_its_own_error_and_leaves_the_connection_usable(probe):
+    # In pipeline mode the statements after a failing one are answered "aborted": the caller
+    # must get the failing statement's own error, and the pooled connection must leave pipeline
+    # mode (a connection left in it answers every later SELECT with no rows).
+    missing = text("SELECT v FROM rt_missing WHERE id = :id")  # an error on either database
+    for _ in range(20):  # the answers arrive at varying moments: more than one try
+        with pytest.raises(DBAPIError) as raised, UnitOfWork(probe) as uow:
+            read_together(uow.connection, [(_COUNT, {}), (missing, {"id": 1}), (_COUNT, {})])
+        assert "rt_missing" in str(raised.value.orig)
+        with UnitOfWork(probe) as uow:
+            assert uow.connection.execute(_COUNT).scalar() == 2
+            assert read_together(uow.connection, [(_BY_ID, {"id": 1})]) == [[{"id": 1, "v": "one"}]]
+
+
+def test_a_parameter_sqlalchemy_would_convert_is_refused_on_postgresql(probe):
+    if probe.dialect.name != "postgresql":
+        pytest.skip("SQLite executes through SQLAlchemy, which converts it")
+    statement = select(bindparam("doc", type_=JSON))
+    with probe.connect() as connection, pytest.raises(TypeError, match="plain parameters"):
+        read_together(connection, [(statement, {"doc": {"a": 1}})])
