@@ -3,12 +3,16 @@ one after another on SQLite. Either way a caller sees what sequential statements
 the same rows in order, a transaction begun, an error raised as ``execute`` raises it and a
 connection that works afterwards."""
 
+from datetime import UTC, datetime
+
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import JSON, bindparam, select, text
 from sqlalchemy.exc import DBAPIError
 
-from lendcore.store.db import UnitOfWork
-from lendcore.store.round_trips import read_together
+from lendcore.store.db import UnitOfWork, make_engine
+from lendcore.store.round_trips import array_literal, read_together
 
 _CREATE = "CREATE TABLE rt_probe (id INTEGER PRIMARY KEY, v VARCHAR(20) NOT NULL)"
 _INSERT = text("INSERT INTO rt_probe (id, v) VALUES (:id, :v)")
@@ -62,3 +66,32 @@ def test_a_parameter_sqlalchemy_would_convert_is_refused_on_postgresql(probe):
     statement = select(bindparam("doc", type_=JSON))
     with probe.connect() as connection, pytest.raises(TypeError, match="plain parameters"):
         read_together(connection, [(statement, {"doc": {"a": 1}})])
+
+
+# PostgreSQL text cannot hold NUL; anything else, including the literal's own syntax (quotes,
+# backslashes, commas, braces, spaces, the word NULL), must come back as it went.
+_TEXTS = st.text(st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)))
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(values=st.lists(st.one_of(st.none(), _TEXTS, st.sampled_from(["NULL", '"', "\\", "{,}"]))))
+def test_an_array_literal_reads_back_as_the_values_it_was_made_of(postgres_url, values):
+    as_array = text("SELECT CAST(:values AS varchar[]) AS a")
+    engine = make_engine(postgres_url)
+    try:
+        with engine.connect() as connection:
+            rows = read_together(connection, [(as_array, {"values": array_literal(values)})])
+    finally:
+        engine.dispose()
+    assert rows == [[{"a": values}]]
+
+
+def test_an_array_literal_of_integers_and_times_casts_to_their_types(postgres_url):
+    engine = make_engine(postgres_url)
+    at = datetime(2026, 3, 1, 2, 0, 0, 123456, tzinfo=UTC)
+    statement = text("SELECT CAST(:ids AS bigint[]) AS ids, CAST(:ats AS timestamptz[]) AS ats")
+    params = {"ids": array_literal([2**40, -7, None]), "ats": array_literal([at.isoformat()])}
+    with engine.connect() as connection:
+        rows = read_together(connection, [(statement, params)])
+    engine.dispose()
+    assert rows == [[{"ids": [2**40, -7, None], "ats": [at]}]]

@@ -42,7 +42,7 @@ from lendcore.decisioning.fraud import (
 )
 from lendcore.decisioning.rules import WINDOWS
 from lendcore.store.metadata import metadata
-from lendcore.store.round_trips import Statement, read_together
+from lendcore.store.round_trips import Statement, array_literal, read_together
 
 _KINDS = "identifier_kind IN ('id_number', 'phone', 'device_id', 'ip', 'bank_card')"
 
@@ -198,7 +198,7 @@ def lock_statement(connection: Connection, identifiers: Sequence[Identifier]) ->
     if connection.dialect.name != "postgresql" or not identifiers:
         return None
     keys = sorted({zlib.crc32(f"{i.kind}:{i.value_hash}".encode()) - 2**31 for i in identifiers})
-    return _LOCK_IDENTIFIERS, {"space": _IDENTIFIER_LOCK_SPACE, "keys": keys}
+    return _LOCK_IDENTIFIERS, {"space": _IDENTIFIER_LOCK_SPACE, "keys": array_literal(keys)}
 
 
 @dataclass(frozen=True)
@@ -244,8 +244,8 @@ def facts_statement(
     postgres = connection.dialect.name == "postgresql"
     if postgres:
         params: dict[str, Any] = {
-            "kinds": [i.kind for i in identifiers],
-            "hashes": [i.value_hash for i in identifiers],
+            "kinds": array_literal(i.kind for i in identifiers),
+            "hashes": array_literal(i.value_hash for i in identifiers),
         }
     else:
         params = _identifier_params(identifiers)
@@ -317,12 +317,12 @@ def record_application_db(
         connection.execute(
             _PG_RECORD,
             {
-                "kinds": [r.kind for r in rows],
-                "hashes": [r.value_hash for r in rows],
-                "application_ids": [r.application_id for r in rows],
-                "applicant_keys": [r.applicant_key for r in rows],
-                "borrower_ids": [borrower_id] * len(rows),
-                "created_ats": [as_utc(r.created_at) for r in rows],
+                "kinds": array_literal(r.kind for r in rows),
+                "hashes": array_literal(r.value_hash for r in rows),
+                "application_ids": array_literal(r.application_id for r in rows),
+                "applicant_keys": array_literal(r.applicant_key for r in rows),
+                "borrower_ids": array_literal([borrower_id] * len(rows)),
+                "created_ats": array_literal(as_utc(r.created_at).isoformat() for r in rows),
             },
         )
         return

@@ -28,7 +28,7 @@ datetime, lists of those), not values a SQLAlchemy type would convert (JSON, Enu
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection
@@ -90,3 +90,21 @@ def read_together(connection: Connection, statements: Sequence[Statement]) -> li
     finally:
         for cursor in cursors:
             cursor.close()
+
+
+def array_literal(values: Iterable[object]) -> str:
+    """``values`` as a PostgreSQL array literal (``{"a","b",NULL}``), for a parameter the
+    statement casts (``CAST(:kinds AS varchar[])``). psycopg adapts a Python list by looking at
+    its elements to choose a type, in Python, on every execution: ~30 µs of client CPU for a
+    statement with three short arrays on the build machine, where a string goes as it is (the
+    same statement with literals: 28 against 55-62 µs). Every element is quoted and escaped
+    (``"`` and ``\\``), so any text is safe; ``None`` is ``NULL``; other values go as ``str()``
+    (ints, ISO datetimes)."""
+    return "{" + ",".join(_element(v) for v in values) + "}"
+
+
+def _element(value: object) -> str:
+    if value is None:
+        return "NULL"
+    text = str(value)
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
