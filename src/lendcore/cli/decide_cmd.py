@@ -28,7 +28,7 @@ from lendcore.decisioning.fraud import (
 )
 from lendcore.decisioning.ip_list import default_ip_reputation
 from lendcore.decisioning.policy import PolicyEngine, PolicyStore
-from lendcore.decisioning.scoring import ModelRegistry
+from lendcore.decisioning.scoring import ModelRegistry, with_shadow_reasons
 from lendcore.decisioning.service import DecisionService, Facts, production_hasher
 from lendcore.kernel.clock import DEFAULT_TIMEZONE, FixedClock, SystemClock
 from lendcore.kernel.errors import ErrorCode, ValidationError
@@ -221,7 +221,9 @@ def _decide_only(
         application_id=application_id,
     )
     document["decision_date"] = evaluation.decision_date.isoformat()
-    document["shadow"] = [s.to_dict() for s in evaluation.scoring.shadow]
+    document["shadow"] = with_shadow_reasons(
+        [s.to_dict() for s in evaluation.scoring.shadow], application.credit_profile, service.models
+    )
     if trace:
         document["trace"] = evaluation.decision.policy.trace
     return document
@@ -240,7 +242,7 @@ def _decide_and_store(
             response = service.decide(uow, body, channel="cli", application_id=application_id)
             uow.commit()
         with engine.connect() as connection:
-            recorded = get_decision(connection, int(response["decision_id"]))
+            recorded = get_decision(connection, int(response["decision_id"]), service.models)
     finally:
         engine.dispose()
     return {**response, "decision_date": recorded["decision_date"], "trace": recorded["trace"]}

@@ -78,9 +78,13 @@ def show_cmd(
     decision_id: int = typer.Argument(..., help="决策编号 decision id"),
     json_out: bool = JsonOption,
     database_url: str = DatabaseUrlOption,
+    models: Path = typer.Option(None, help="模型目录 models directory (for shadow reasons)"),
 ) -> None:
     """查看决策（含规则轨迹） / A recorded decision with its trace, inputs (masked) and review."""
-    document = _read(database_url, lambda c: get_decision(c, decision_id))
+    from lendcore.decisioning.scoring import ModelRegistry
+
+    registry = ModelRegistry(models)
+    document = _read(database_url, lambda c: get_decision(c, decision_id, registry))
     if json_out:
         print_json(document)
         return

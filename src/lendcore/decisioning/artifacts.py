@@ -87,8 +87,13 @@ class ModelArtifact:
         scorer: PointsTable | ChallengerModel = self._scorer[0]
         return scorer
 
-    def score(self, profile: Mapping[str, Any]) -> ScoreResult:
-        return self.scorer().score(profile)
+    def score(self, profile: Mapping[str, Any], *, reasons: bool = True) -> ScoreResult:
+        """``reasons=False``: the challenger skips its SHAP contributions (reasons empty); the
+        scorecard's reasons cost nothing and come anyway."""
+        scorer = self.scorer()
+        if not reasons and isinstance(scorer, ChallengerModel):
+            return scorer.score_without_reasons(profile)
+        return scorer.score(profile)
 
     def document(self) -> dict[str, Any]:
         return {

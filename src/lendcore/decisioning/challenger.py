@@ -222,6 +222,22 @@ class ChallengerModel:
         out = self.booster.predict(np.asarray(rows, dtype=np.float64), raw_score=True)
         return [float(m) for m in out]
 
+    def score_without_reasons(self, profile: Mapping[str, Any]) -> ScoreResult:
+        """Score and PD from the raw margin, no SHAP contributions (for a shadow arm: ~50 µs
+        where :meth:`score` takes ~220 µs, nearly all TreeSHAP). The margin is the sum of the
+        contributions :meth:`score` adds up, so the score and PD are the same."""
+        import numpy as np
+
+        row, missing = self.encode(profile)
+        margin = float(
+            self.booster.predict(
+                np.asarray([row], dtype=np.float64), raw_score=True, num_threads=1
+            )[0]
+        )
+        return ScoreResult(
+            round(self.scaling.score_from_margin(margin), 2), _logistic(margin), (), missing
+        )
+
     def score(self, profile: Mapping[str, Any]) -> ScoreResult:
         import numpy as np
 

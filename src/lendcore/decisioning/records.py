@@ -24,7 +24,7 @@ from lendcore.decisioning.fraud import Identifier
 from lendcore.decisioning.inputs import mask_application
 from lendcore.decisioning.pricing import CreditLineFacts
 from lendcore.decisioning.rules import Application
-from lendcore.decisioning.scoring import Scoring
+from lendcore.decisioning.scoring import ModelRegistry, Scoring, with_shadow_reasons
 from lendcore.kernel.errors import ErrorCode, ValidationError
 from lendcore.store.db import ReadMark
 
@@ -131,11 +131,18 @@ def load_row(connection: Connection, decision_id: int) -> Any:
     return row
 
 
-def get_decision(connection: Connection, decision_id: int) -> dict[str, Any]:
+def get_decision(
+    connection: Connection, decision_id: int, models: ModelRegistry | None = None
+) -> dict[str, Any]:
     """The recorded decision: the response, the trace, the masked request, the context, the
-    shadow scores, the experiment draw and the review verdict (if any)."""
+    shadow scores, the experiment draw and the review verdict (if any). A shadow arm's reasons
+    are recorded as None (not computed on the decision's path); with ``models`` they are
+    computed here from the recorded model version and credit profile."""
     row = load_row(connection, decision_id)
     result = row.result
+    shadow = result["shadow"]
+    if models is not None and shadow:
+        shadow = with_shadow_reasons(shadow, row.inputs.get("credit_profile") or {}, models)
     return {
         **result["response"],
         "channel": row.channel,
@@ -143,7 +150,7 @@ def get_decision(connection: Connection, decision_id: int) -> dict[str, Any]:
         "decision_date": row.decision_date.isoformat(),
         "trace": result["trace"],
         "model": result["model"],
-        "shadow": result["shadow"],
+        "shadow": shadow,
         "experiment": result["experiment"],
         "inputs": row.inputs,
         "context": row.context,

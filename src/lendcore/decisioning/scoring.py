@@ -54,15 +54,20 @@ class ModelScore:
     kind: str
     version: str
     result: ScoreResult
+    # A shadow arm's reasons are not computed when it is scored: ``reasons`` is then None in the
+    # record, and reading the record (:func:`with_shadow_reasons`) computes them from the
+    # recorded version and credit profile.
+    reasons_deferred: bool = False
 
     def to_dict(self) -> dict[str, Any]:
+        reasons = None if self.reasons_deferred else [r.to_dict() for r in self.result.reasons]
         return {
             "arm": self.arm,
             "model_kind": self.kind,
             "model_version": self.version,
             "score": self.result.score,
             "pd": self.result.pd,
-            "reasons": [reason.to_dict() for reason in self.result.reasons],
+            "reasons": reasons,
             "missing": list(self.result.missing),
         }
 
@@ -133,7 +138,9 @@ class ModelSet:
             return Scoring(_score(CHAMPION, self.arms[CHAMPION], profile), (), None)
         assignment = self.experiment.assign(application_id)
         acted = _score(assignment.arm, self.arms[assignment.arm], profile)
-        shadow = tuple(_score(arm, self.arms[arm], profile) for arm in assignment.shadow_arms)
+        shadow = tuple(
+            _score(arm, self.arms[arm], profile, reasons=False) for arm in assignment.shadow_arms
+        )
         return Scoring(acted, shadow, assignment, self.policy_pins.get(assignment.arm, {}))
 
 
@@ -142,8 +149,11 @@ def _compiled(artifact: ModelArtifact) -> ModelArtifact:
     return artifact
 
 
-def _score(arm: str, artifact: ModelArtifact, profile: Mapping[str, Any]) -> ModelScore:
-    return ModelScore(arm, artifact.kind, artifact.version, artifact.score(profile))
+def _score(
+    arm: str, artifact: ModelArtifact, profile: Mapping[str, Any], *, reasons: bool = True
+) -> ModelScore:
+    result = artifact.score(profile, reasons=reasons)
+    return ModelScore(arm, artifact.kind, artifact.version, result, reasons_deferred=not reasons)
 
 
 def _stamp(path: Path) -> tuple[int, int, int] | None:
@@ -196,3 +206,18 @@ class ModelRegistry:
         with self._lock:
             self._versions[(kind, version)] = artifact
         return artifact
+
+
+def with_shadow_reasons(
+    shadow: list[dict[str, Any]], profile: Mapping[str, Any], models: ModelRegistry
+) -> list[dict[str, Any]]:
+    """Shadow scores as recorded, each one's deferred reasons (``None``) computed with its
+    recorded model version from the recorded credit profile: the reasons it would have given."""
+    out = []
+    for entry in shadow:
+        if entry.get("reasons") is None:
+            artifact = models.version(entry["model_version"], entry["model_kind"])
+            result = artifact.score(profile)
+            entry = {**entry, "reasons": [r.to_dict() for r in result.reasons]}
+        out.append(entry)
+    return out

@@ -355,7 +355,7 @@ class DecisionService:
     # -- reading, replaying -------------------------------------------------------------------
 
     def get(self, connection: Connection, decision_id: int) -> dict[str, Any]:
-        return get_decision(connection, decision_id)
+        return get_decision(connection, decision_id, self.models)
 
     def replay(self, connection: Connection, decision_id: int) -> dict[str, Any]:
         """Re-evaluate a stored decision with its own model, policy and product versions."""

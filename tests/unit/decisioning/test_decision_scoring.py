@@ -7,6 +7,8 @@ import os
 import shutil
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lendcore.decisioning.artifacts import load_model, models_dir
 from lendcore.decisioning.experiments import Experiment
@@ -105,8 +107,41 @@ def test_shadow_arms_are_scored_but_the_champion_acts(models):
     assert scoring.acted.arm == "champion" and scoring.acted.kind == "scorecard"
     [shadow] = scoring.shadow
     assert (shadow.arm, shadow.version) == ("challenger", challenger.version)
-    assert shadow.result == challenger.score(PROFILE)
+    full = challenger.score(PROFILE)
+    assert (shadow.result.score, shadow.result.missing) == (full.score, full.missing)
+    assert shadow.result.pd == pytest.approx(full.pd, rel=1e-12)
+    # its reasons are left for the record's reader (with_shadow_reasons), not computed here
+    assert shadow.reasons_deferred and shadow.to_dict()["reasons"] is None
     assert scoring.assignment.drawn_arm == "challenger"
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    profile=st.fixed_dictionaries(
+        {},
+        optional={
+            "checking_status": st.sampled_from(
+                ["lt_0", "0_to_200", "ge_200_or_salary", "none", "odd"]
+            ),
+            "duration_months": st.integers(1, 120),
+            "credit_amount": st.integers(100, 30_000),
+            "savings": st.sampled_from(["lt_100", "100_to_500", "unknown"]),
+            "age_years": st.integers(18, 75),
+            "installment_rate": st.integers(1, 4),
+        },
+    )
+)
+def test_a_challenger_scored_without_reasons_gives_the_same_score_and_pd(profile):
+    # the shadow path sums the trees' raw margin; the full path sums the SHAP contributions
+    challenger = _shipped_challenger()
+    full, quick = challenger.score(profile), challenger.score(profile, reasons=False)
+    assert quick.reasons == () and quick.missing == full.missing
+    assert abs(quick.score - full.score) <= 0.01  # both rounded to 2 places from one margin
+    assert quick.pd == pytest.approx(full.pd, rel=1e-9)
+
+
+def _shipped_challenger():
+    return load_model(kind="challenger", directory=models_dir())
 
 
 def test_an_arm_can_pin_a_model_version(models):
