@@ -26,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from lendcore.api.errors import error_body
 from lendcore.api.tables import idempotency_keys
 from lendcore.store.db import ReadMark, UnitOfWork, unchanged_since
-from lendcore.store.round_trips import read_together
+from lendcore.store.round_trips import send_together
 
 # Built once, executed with parameters (cached compiled statements).
 _LOOKUP = select(idempotency_keys).where(
@@ -107,8 +107,8 @@ def run_idempotent(
 
 
 def _stored(connection: Connection, scope: str, key: str) -> Any:
-    # read_together: on PostgreSQL the transaction's BEGIN goes in the same round trip
-    rows = read_together(connection, [(_LOOKUP, {"scope": scope, "key": key})])[0]
+    # send_together: on PostgreSQL the transaction's BEGIN goes in the same round trip
+    rows = send_together(connection, [(_LOOKUP, {"scope": scope, "key": key})])[0]
     return rows[0] if rows else None
 
 

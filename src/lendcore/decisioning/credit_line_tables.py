@@ -40,7 +40,7 @@ from sqlalchemy import (
 
 from lendcore.decisioning.pricing import CreditLineFacts
 from lendcore.store.metadata import metadata
-from lendcore.store.round_trips import Statement, read_together
+from lendcore.store.round_trips import Statement, send_together
 
 LINE_EVENT_KINDS = "('OPENED', 'REBASED', 'STEPPED_UP', 'LATE')"
 
@@ -105,7 +105,7 @@ _LINE_OF_APPLICANT = text(
 
 def line_statement(applicant_key: str) -> Statement:
     """:func:`line_of_applicant`'s query, to send with others
-    (:func:`~lendcore.store.round_trips.read_together`); its rows go to :func:`line_of_rows`."""
+    (:func:`~lendcore.store.round_trips.send_together`); its rows go to :func:`line_of_rows`."""
     return _LINE_OF_APPLICANT, {"applicant_key": applicant_key}
 
 
@@ -118,4 +118,4 @@ def line_of_rows(rows: Sequence[Mapping[str, Any]]) -> CreditLineFacts | None:
 
 def line_of_applicant(connection: Connection, applicant_key: str) -> CreditLineFacts | None:
     """The applicant's credit line as it stands now, or None."""
-    return line_of_rows(read_together(connection, [line_statement(applicant_key)])[0])
+    return line_of_rows(send_together(connection, [line_statement(applicant_key)])[0])

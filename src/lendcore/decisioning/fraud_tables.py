@@ -42,7 +42,7 @@ from lendcore.decisioning.fraud import (
 )
 from lendcore.decisioning.rules import WINDOWS
 from lendcore.store.metadata import metadata
-from lendcore.store.round_trips import Statement, array_literal, read_together
+from lendcore.store.round_trips import Statement, array_literal, send_together
 
 _KINDS = "identifier_kind IN ('id_number', 'phone', 'device_id', 'ip', 'bank_card')"
 
@@ -224,7 +224,7 @@ def identifier_facts_db(
     statement = facts_statement(
         connection, identifiers, application_id=application_id, applicant_key=applicant_key, at=at
     )
-    rows = read_together(connection, [statement])[0] if statement is not None else []
+    rows = send_together(connection, [statement])[0] if statement is not None else []
     return facts_of_rows(connection, identifiers, rows, hub_degrees)
 
 
@@ -237,7 +237,7 @@ def facts_statement(
     at: datetime,
 ) -> Statement | None:
     """The count statement of :func:`identifier_facts_db` (None without identifiers), to send
-    with others (:func:`~lendcore.store.round_trips.read_together`); its rows go to
+    with others (:func:`~lendcore.store.round_trips.send_together`); its rows go to
     :func:`facts_of_rows`. On PostgreSQL it also reads the blacklist."""
     if not identifiers:
         return None
@@ -307,39 +307,43 @@ _PG_RECORD = text(
 )
 
 
+def record_statement(
+    connection: Connection, rows: Sequence[IndexRow], borrower_id: int | None = None
+) -> Statement | None:
+    """:func:`record_application_db`'s statement, to send with others
+    (:func:`~lendcore.store.round_trips.send_together`); None without rows. PostgreSQL: one
+    INSERT of arrays; SQLite: an executemany of the rows."""
+    if not rows:
+        return None
+    if connection.dialect.name == "postgresql":
+        return _PG_RECORD, {
+            "kinds": array_literal(r.kind for r in rows),
+            "hashes": array_literal(r.value_hash for r in rows),
+            "application_ids": array_literal(r.application_id for r in rows),
+            "applicant_keys": array_literal(r.applicant_key for r in rows),
+            "borrower_ids": array_literal([borrower_id] * len(rows)),
+            "created_ats": array_literal(as_utc(r.created_at).isoformat() for r in rows),
+        }
+    return _SQLITE_RECORD, [
+        {
+            "identifier_kind": r.kind,
+            "identifier_hash": r.value_hash,
+            "application_id": r.application_id,
+            "applicant_key": r.applicant_key,
+            "borrower_id": borrower_id,
+            "created_at": _db_time(connection, r.created_at),
+        }
+        for r in rows
+    ]
+
+
 def record_application_db(
     connection: Connection, rows: Sequence[IndexRow], borrower_id: int | None = None
 ) -> None:
     """Add an application's identifiers to the index; a repeated call changes nothing."""
-    if not rows:
-        return
-    if connection.dialect.name == "postgresql":
-        connection.execute(
-            _PG_RECORD,
-            {
-                "kinds": array_literal(r.kind for r in rows),
-                "hashes": array_literal(r.value_hash for r in rows),
-                "application_ids": array_literal(r.application_id for r in rows),
-                "applicant_keys": array_literal(r.applicant_key for r in rows),
-                "borrower_ids": array_literal([borrower_id] * len(rows)),
-                "created_ats": array_literal(as_utc(r.created_at).isoformat() for r in rows),
-            },
-        )
-        return
-    connection.execute(
-        _SQLITE_RECORD,
-        [
-            {
-                "identifier_kind": r.kind,
-                "identifier_hash": r.value_hash,
-                "application_id": r.application_id,
-                "applicant_key": r.applicant_key,
-                "borrower_id": borrower_id,
-                "created_at": _db_time(connection, r.created_at),
-            }
-            for r in rows
-        ],
-    )
+    statement = record_statement(connection, rows, borrower_id)
+    if statement is not None:
+        connection.execute(statement[0], statement[1])
 
 
 def load_index_rows(connection: Connection, since: datetime, until: datetime) -> list[IndexRow]:

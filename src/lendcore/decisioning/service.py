@@ -56,7 +56,7 @@ from lendcore.decisioning.fraud_tables import (
     facts_of_rows,
     facts_statement,
     lock_statement,
-    record_application_db,
+    record_statement,
 )
 from lendcore.decisioning.policy import PolicyEngine
 from lendcore.decisioning.records import (
@@ -78,7 +78,7 @@ from lendcore.products.caps import RateCap
 from lendcore.products.loader import LoadedProduct
 from lendcore.products.versions import ProductVersionStore
 from lendcore.store.db import read_mark, unchanged_since
-from lendcore.store.round_trips import read_together
+from lendcore.store.round_trips import send_together
 
 __all__ = ["CHANNELS", "DecisionService", "Evaluation", "Facts", "Prepared", "get_decision"]
 
@@ -278,13 +278,12 @@ class DecisionService:
             decision_id=decision_id,
             application_id=application_id,
         )
-        # Writes last: everything above may fail and leave nothing behind.
-        record_application_db(
-            connection, index_rows(application_id, gathered.applicant_key, gathered.identifiers, at)
-        )
-        connection.execute(
-            _INSERT_DECISION, decision_row(evaluation, response, gathered, channel, at)
-        )
+        # Writes last: everything above may fail and leave nothing behind. The index rows and the
+        # record go together (one round trip on PostgreSQL).
+        rows = index_rows(application_id, gathered.applicant_key, gathered.identifiers, at)
+        index = record_statement(connection, rows)
+        record = (_INSERT_DECISION, decision_row(evaluation, response, gathered, channel, at))
+        send_together(connection, [index, record] if index is not None else [record])
         DECISIONS.inc(channel=channel, evaluation=how)
         return response
 
@@ -324,7 +323,7 @@ class DecisionService:
             at=at,
         )
         sent = [s for s in (lock, count) if s is not None] + [line_statement(applicant_key)]
-        results = read_together(connection, sent)
+        results = send_together(connection, sent)
         count_rows = results[-2] if count is not None else []
         found = facts_of_rows(connection, identifiers, count_rows)
         counts, hit = found.counts, found.blacklist_hit
